@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the green primitives (being built).
+fn main() {}

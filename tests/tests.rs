@@ -1,0 +1,1 @@
+//! greenfetch's integration tests: one binary, one module per area.
