@@ -404,7 +404,9 @@ impl GreenPool {
                     Ok(Some(item)) => item,
                     Ok(None) => break,
                     Err(p) => {
-                        q.put(Ordered::InputFailed(WaitError::Panicked(panic_message(&*p))));
+                        q.put(Ordered::InputFailed(WaitError::Panicked(panic_message(
+                            &*p,
+                        ))));
                         return;
                     }
                 };
@@ -422,6 +424,8 @@ impl GreenPool {
         Imap {
             queue,
             stop,
+            head: None,
+            finished: None,
             done: false,
         }
     }
@@ -453,7 +457,9 @@ impl GreenPool {
                     Ok(Some(item)) => item,
                     Ok(None) => break,
                     Err(p) => {
-                        q.put(Unordered::Item(Err(WaitError::Panicked(panic_message(&*p)))));
+                        q.put(Unordered::Item(Err(WaitError::Panicked(panic_message(
+                            &*p,
+                        )))));
                         count += 1;
                         break;
                     }
@@ -526,6 +532,10 @@ enum Unordered<T> {
 pub struct Imap<T> {
     queue: Queue<Ordered<T>>,
     stop: Arc<AtomicBool>,
+    /// The task at the head of the order, kept when a timed wait for it gave up.
+    head: Option<GreenThread<T>>,
+    /// What the iteration ended with (an input failure to report, or nothing).
+    finished: Option<Option<Result<T, WaitError>>>,
     done: bool,
 }
 
@@ -535,23 +545,81 @@ impl<T> fmt::Debug for Imap<T> {
     }
 }
 
+impl<T: Send + 'static> Imap<T> {
+    /// Like `next`, but waits at most `timeout`: `Err(TimedOut)` if the next result in order is
+    /// not ready by then (nothing is lost: a later call returns it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = greenfetch::GreenPool::new(2);
+    /// let mut it = pool.imap(|ms: u64| { greenfetch::sleep(Duration::from_millis(ms)); ms }, [200, 0]);
+    /// assert!(it.next_timeout(Duration::from_millis(1)).is_err());
+    /// assert_eq!(it.next(), Some(Ok(200)));
+    /// assert_eq!(it.next_timeout(Duration::from_secs(5)), Ok(Some(Ok(0))));
+    /// ```
+    pub fn next_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<Result<T, WaitError>>, crate::TimedOut> {
+        let deadline = std::time::Instant::now() + timeout;
+        if self.done {
+            return Ok(None);
+        }
+        let gt = match self.head.take() {
+            Some(gt) => gt,
+            None => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match self.queue.get_timeout(left) {
+                    Ok(msg) => match self.take_message(msg) {
+                        Some(gt) => gt,
+                        None => return Ok(self.finished.take().flatten()),
+                    },
+                    Err(_) => return Err(crate::TimedOut),
+                }
+            }
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match gt.wait_timeout(left) {
+            Ok(r) => Ok(Some(r)),
+            Err(gt) => {
+                self.head = Some(gt);
+                Err(crate::TimedOut)
+            }
+        }
+    }
+
+    /// Turns a queue message into the next task, or records the end of the iteration.
+    fn take_message(&mut self, msg: Ordered<T>) -> Option<GreenThread<T>> {
+        match msg {
+            Ordered::Task(gt) => Some(gt),
+            Ordered::InputFailed(e) => {
+                self.done = true;
+                self.finished = Some(Some(Err(e)));
+                None
+            }
+            Ordered::End => {
+                self.done = true;
+                self.finished = Some(None);
+                None
+            }
+        }
+    }
+}
+
 impl<T: Send + 'static> Iterator for Imap<T> {
     type Item = Result<T, WaitError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(gt) = self.head.take() {
+            return Some(gt.wait());
+        }
         if self.done {
             return None;
         }
-        match self.queue.get() {
-            Ordered::Task(gt) => Some(gt.wait()),
-            Ordered::InputFailed(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-            Ordered::End => {
-                self.done = true;
-                None
-            }
+        let msg = self.queue.get();
+        match self.take_message(msg) {
+            Some(gt) => Some(gt.wait()),
+            None => self.finished.take().flatten(),
         }
     }
 }

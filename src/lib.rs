@@ -69,7 +69,10 @@
 
 pub mod backdoor;
 pub mod convenience;
+pub mod error;
 pub mod event;
+pub mod fetch;
+pub mod green;
 pub mod greenpile;
 pub mod greenpool;
 pub mod greenthread;

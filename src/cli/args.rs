@@ -1,0 +1,288 @@
+//! The command line, as clap sees it (doc comments are the help), and its resolution into the
+//! plain settings the commands run with.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Fetch URLs concurrently on green threads, and print what came back in input order.
+///
+/// Reads one URL a line from FILEs or stdin (blank lines and # comments skipped), fetches them
+/// through a pool of green threads, and writes the results to stdout in input order. Every input
+/// line gets exactly one outcome; errors go to stderr (or into the jsonl records).
+///
+/// Exit status: 0 all succeeded, 1 some input failed, 2 usage error, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "greenfetch", version, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Fetch URLs; write their bodies (or records) to stdout in input order.
+    Fetch(FetchArgs),
+}
+
+/// Output formats of `fetch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// The bodies, concatenated in input order (like curl); errors on stderr.
+    Raw,
+    /// One JSON object per input: index, url, final_url, status, bytes, timings, attempts, error.
+    Jsonl,
+    /// One short line per input: index, status (or ERR kind), bytes, time, url.
+    Summary,
+}
+
+/// Where the URLs come from.
+#[derive(Debug, Args)]
+pub(crate) struct InputArgs {
+    /// Files of URLs, one a line; `-` or none: stdin (streamed: work starts before EOF).
+    #[arg(value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+
+    /// A URL to fetch (repeatable); read before the FILEs.
+    #[arg(short = 'u', long = "url", value_name = "URL")]
+    pub(crate) urls: Vec<String>,
+
+    /// Keep only the lines whose host hashes to shard K of N (a stable hash: all of a host's
+    /// lines go to one shard, on every machine).
+    #[arg(long, value_name = "K/N")]
+    pub(crate) shard: Option<Shard>,
+}
+
+/// How fetching behaves.
+#[derive(Debug, Args)]
+pub(crate) struct NetArgs {
+    /// Requests in flight at once (the green pool's size).
+    #[arg(short = 'c', long, default_value_t = 50, value_name = "N")]
+    pub(crate) concurrency: usize,
+
+    /// At most N requests in flight per host.
+    #[arg(long, value_name = "N")]
+    pub(crate) per_host: Option<usize>,
+
+    /// At most N requests started per second (evenly spaced), e.g. `20` or `20/s`.
+    #[arg(long, value_name = "N/s")]
+    pub(crate) rate: Option<Rate>,
+
+    /// Limit for a whole request, body included (`0` for none), e.g. `30s`, `500ms`.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub(crate) timeout: DurationArg,
+
+    /// Limit for connecting (TCP and TLS).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub(crate) connect_timeout: DurationArg,
+
+    /// Redirects followed before giving up.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) max_redirects: u32,
+
+    /// Don't follow redirects: a 3xx is the answer.
+    #[arg(long)]
+    pub(crate) no_follow: bool,
+
+    /// Retries of a transient failure (connect, timeout, reset, 429/502/503/504), with
+    /// exponential backoff and jitter, honouring Retry-After.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub(crate) retries: u32,
+
+    /// Largest body accepted (after decompression), e.g. `10MiB`.
+    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    pub(crate) max_body: SizeArg,
+
+    /// An extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub(crate) headers: Vec<String>,
+
+    /// The User-Agent header.
+    #[arg(short = 'A', long, value_name = "STRING")]
+    pub(crate) user_agent: Option<String>,
+
+    /// Trust this CA certificate (PEM or DER) for https, instead of the web's roots.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
+
+    /// Worker threads running green threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub(crate) workers: Option<usize>,
+}
+
+/// `greenfetch fetch`.
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Raw)]
+    pub(crate) format: Format,
+
+    /// Write each body to a file in DIR (named by index and URL) instead of stdout.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub(crate) output_dir: Option<PathBuf>,
+
+    /// Write results as they complete instead of in input order.
+    #[arg(long)]
+    pub(crate) unordered: bool,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+
+    /// Serve a backdoor console on this loopback address (stats, pool, resize N, pause, ...).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) backdoor: Option<SocketAddr>,
+}
+
+/// `K/N` for `--shard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shard {
+    pub(crate) k: u64,
+    pub(crate) n: u64,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?}: expected K/N, e.g. 0/4"))?;
+        let k: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("{k:?} is not a number"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{n:?} is not a number"))?;
+        if n == 0 || k >= n {
+            return Err(format!("shard {k}/{n}: need 0 <= K < N"));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+/// Requests per second for `--rate`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rate(pub(crate) f64);
+
+impl FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let num = s.trim().trim_end_matches("/s");
+        match num.parse::<f64>() {
+            Ok(r) if r > 0.0 && r.is_finite() => Ok(Rate(r)),
+            _ => Err(format!(
+                "{s:?}: expected a positive rate such as 20 or 20/s"
+            )),
+        }
+    }
+}
+
+/// A duration such as `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds; `0` is none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DurationArg(pub(crate) Option<Duration>);
+
+impl FromStr for DurationArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a duration such as 500ms, 10s or 2m"))?;
+        let secs = match unit.trim() {
+            "" | "s" | "sec" | "secs" => n,
+            "ms" => n / 1000.0,
+            "m" | "min" => n * 60.0,
+            "h" => n * 3600.0,
+            u => return Err(format!("{s:?}: unknown unit {u:?} (use ms, s, m or h)")),
+        };
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("{s:?}: out of range"));
+        }
+        Ok(DurationArg(if secs == 0.0 {
+            None
+        } else {
+            Some(Duration::from_secs_f64(secs))
+        }))
+    }
+}
+
+/// A byte size such as `512`, `64KiB`, `10MB`, `1G`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SizeArg(pub(crate) u64);
+
+impl FromStr for SizeArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a size such as 512, 64KiB or 10MB"))?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" => 1_000,
+            "kib" => 1 << 10,
+            "m" | "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "g" | "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            u => return Err(format!("{s:?}: unknown unit {u:?}")),
+        };
+        n.checked_mul(mult)
+            .map(SizeArg)
+            .ok_or_else(|| format!("{s:?}: too large"))
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_values() {
+        assert_eq!("0/4".parse::<Shard>(), Ok(Shard { k: 0, n: 4 }));
+        assert!("4/4".parse::<Shard>().is_err());
+        assert_eq!(
+            "500ms".parse::<DurationArg>(),
+            Ok(DurationArg(Some(Duration::from_millis(500))))
+        );
+        assert_eq!("0".parse::<DurationArg>(), Ok(DurationArg(None)));
+        assert_eq!(
+            "2m".parse::<DurationArg>().unwrap().0,
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!("64KiB".parse::<SizeArg>(), Ok(SizeArg(65536)));
+        assert_eq!("10MB".parse::<SizeArg>(), Ok(SizeArg(10_000_000)));
+        assert_eq!("20/s".parse::<Rate>(), Ok(Rate(20.0)));
+        assert!("x".parse::<Rate>().is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! Input: URL lines from `-u`, files and stdin, read on a plain OS thread (a blocking read must
+//! not stall a worker) and handed to the pipeline through a bounded green `Queue`, so work
+//! starts before EOF and memory does not grow with the input.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use greenfetch::error::{Error, ErrorKind};
+use greenfetch::fetch::{host_of, parse_line, stable_hash, MAX_URL_LEN};
+use greenfetch::Queue;
+
+use super::args::Shard;
+use super::INTERRUPTED;
+
+/// One input record: its position among all inputs, and its URL or why it is not one.
+#[derive(Debug)]
+pub(crate) struct Input {
+    pub(crate) index: u64,
+    /// The line as given (lossy UTF-8, trimmed, cut to a readable length) for reports.
+    pub(crate) text: String,
+    pub(crate) url: Result<String, Error>,
+}
+
+/// Lines read ahead of the pipeline at most.
+const READ_AHEAD: usize = 4096;
+
+/// A source of lines.
+enum Source {
+    Arg(String),
+    Stdin,
+    File(PathBuf),
+}
+
+/// Starts the reader thread; the iterator yields inputs in order and ends at EOF.
+pub(crate) fn read_inputs(
+    urls: Vec<String>,
+    files: Vec<PathBuf>,
+    shard: Option<Shard>,
+) -> io::Result<InputIter> {
+    let mut sources: Vec<Source> = urls.into_iter().map(Source::Arg).collect();
+    if files.is_empty() && sources.is_empty() {
+        sources.push(Source::Stdin);
+    }
+    for f in files {
+        if f.as_os_str() == "-" {
+            sources.push(Source::Stdin);
+        } else {
+            // Open errors are usage errors: say so before any work starts.
+            File::open(&f)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
+            sources.push(Source::File(f));
+        }
+    }
+    let queue: Queue<Option<Input>> = Queue::bounded(READ_AHEAD);
+    let q = queue.clone();
+    std::thread::Builder::new()
+        .name("greenfetch-input".into())
+        .spawn(move || {
+            let mut index = 0u64;
+            for source in sources {
+                let ok = match source {
+                    Source::Arg(u) => feed(&mut index, u.as_bytes(), shard, &q),
+                    Source::Stdin => read_lines(io::stdin().lock(), &mut index, shard, &q),
+                    Source::File(p) => match File::open(&p) {
+                        Ok(f) => read_lines(
+                            BufReader::with_capacity(64 * 1024, f),
+                            &mut index,
+                            shard,
+                            &q,
+                        ),
+                        Err(e) => {
+                            eprintln!("greenfetch: {}: {e}", p.display());
+                            true
+                        }
+                    },
+                };
+                if !ok {
+                    break;
+                }
+            }
+            q.put(None);
+        })?;
+    Ok(InputIter { queue, done: false })
+}
+
+/// Handles one line; false once the run is interrupted.
+fn feed(index: &mut u64, line: &[u8], shard: Option<Shard>, q: &Queue<Option<Input>>) -> bool {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        return false;
+    }
+    let trimmed = trim(line);
+    if trimmed.is_empty() || trimmed.starts_with(b"#") {
+        return true;
+    }
+    let url = parse_line(trimmed);
+    let i = *index;
+    *index += 1;
+    if let (Some(s), Ok(u)) = (shard, &url) {
+        let host = host_of(u).unwrap_or_default();
+        if stable_hash(&host) % s.n != s.k {
+            return true;
+        }
+    }
+    let mut text: String = String::from_utf8_lossy(&trimmed[..trimmed.len().min(300)]).into_owned();
+    if trimmed.len() > 300 {
+        text.push('…');
+    }
+    q.put(Some(Input {
+        index: i,
+        text,
+        url,
+    }));
+    true
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &line[start..end.max(start)]
+}
+
+/// Reads lines, keeping at most a little more than a URL's worth of each (a huge line is still
+/// one input, reported as too long, without holding it in memory).
+fn read_lines(
+    mut r: impl BufRead,
+    index: &mut u64,
+    shard: Option<Shard>,
+    q: &Queue<Option<Input>>,
+) -> bool {
+    let cap = MAX_URL_LEN + 1;
+    let mut line = Vec::with_capacity(256);
+    let mut overflow = 0usize;
+    loop {
+        let (consumed, end_of_line) = {
+            let buf = match r.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    eprintln!("greenfetch: reading input: {e}");
+                    return true;
+                }
+            };
+            if buf.is_empty() {
+                break;
+            }
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(p) => {
+                    take_part(&mut line, &mut overflow, &buf[..p], cap);
+                    (p + 1, true)
+                }
+                None => {
+                    take_part(&mut line, &mut overflow, buf, cap);
+                    (buf.len(), false)
+                }
+            }
+        };
+        r.consume(consumed);
+        if end_of_line && !emit(index, &mut line, &mut overflow, shard, q) {
+            return false;
+        }
+    }
+    if !line.is_empty() || overflow > 0 {
+        return emit(index, &mut line, &mut overflow, shard, q);
+    }
+    true
+}
+
+fn take_part(line: &mut Vec<u8>, overflow: &mut usize, part: &[u8], cap: usize) {
+    let room = cap.saturating_sub(line.len());
+    let keep = part.len().min(room);
+    line.extend_from_slice(&part[..keep]);
+    *overflow += part.len() - keep;
+}
+
+fn emit(
+    index: &mut u64,
+    line: &mut Vec<u8>,
+    overflow: &mut usize,
+    shard: Option<Shard>,
+    q: &Queue<Option<Input>>,
+) -> bool {
+    let ok = if *overflow > 0 {
+        // Too long to be a URL: one input, one error, the bytes dropped.
+        let total = line.len() + *overflow;
+        let i = *index;
+        *index += 1;
+        let text = format!("{}…", String::from_utf8_lossy(&line[..line.len().min(80)]));
+        let err = Error::new(
+            ErrorKind::LineTooLong,
+            format!("line of {total} bytes; a URL may have {MAX_URL_LEN}"),
+        );
+        q.put(Some(Input {
+            index: i,
+            text,
+            url: Err(err),
+        }));
+        !INTERRUPTED.load(Ordering::Relaxed)
+    } else {
+        feed(index, line, shard, q)
+    };
+    line.clear();
+    *overflow = 0;
+    ok
+}
+
+/// The inputs, in order, as the pipeline consumes them (inside a green thread).
+pub(crate) struct InputIter {
+    queue: Queue<Option<Input>>,
+    done: bool,
+}
+
+impl Iterator for InputIter {
+    type Item = Input;
+    fn next(&mut self) -> Option<Input> {
+        if self.done {
+            return None;
+        }
+        let item = self.queue.get();
+        if item.is_none() {
+            self.done = true;
+        }
+        item
+    }
+}
+
+/// Whether stdin is a terminal with nobody typing URLs into it on purpose.
+pub(crate) fn stdin_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    io::stdin().is_terminal()
+}

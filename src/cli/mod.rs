@@ -1,0 +1,288 @@
+//! The `greenfetch` commands. Binary-only: uses nothing but the library's public API, clap and
+//! indicatif. `run` resolves the arguments, runs a command and says which exit code to use.
+
+mod args;
+mod input;
+mod output;
+mod progress;
+
+use std::io;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use greenfetch::error::{Error, ErrorKind};
+use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
+use greenfetch::green::ureq::AgentConfig;
+use greenfetch::{hub, GreenPool, WaitError};
+
+use args::{Cli, Command, FetchArgs, NetArgs};
+use output::{Outcome, Writer};
+
+/// Set by the first Ctrl-C: stop reading input, flush what is done in order, exit 130.
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Exit codes.
+pub(crate) const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_SOME_FAILED: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+
+/// Parses the command line and runs it.
+pub(crate) fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Fetch(a) => fetch(a),
+    };
+    ExitCode::from(code)
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("greenfetch: {msg}");
+    EXIT_USAGE
+}
+
+fn install_interrupt_handler() {
+    let presses = Arc::new(AtomicU64::new(0));
+    let _ = ctrlc::set_handler(move || {
+        if presses.fetch_add(1, Ordering::SeqCst) == 0 {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            eprintln!(
+                "\ngreenfetch: interrupted; flushing finished results (Ctrl-C again to quit now)"
+            );
+        } else {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    });
+}
+
+/// Reads a CA certificate file: PEM (one or more certificates) or DER.
+fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !bytes.starts_with(b"-----BEGIN") {
+        return Ok(vec![bytes]);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut out = Vec::new();
+    let mut in_cert = false;
+    let mut b64 = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN CERTIFICATE") {
+            in_cert = true;
+            b64.clear();
+        } else if line.starts_with("-----END CERTIFICATE") {
+            in_cert = false;
+            out.push(decode_base64(&b64).ok_or_else(|| format!("{}: bad PEM", path.display()))?);
+        } else if in_cert {
+            b64.push_str(line);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no certificate found", path.display()));
+    }
+    Ok(out)
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let clean: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= val(*c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+/// Resolves the network options into the library's fetch settings.
+fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
+    let mut headers = Vec::new();
+    for h in &net.headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| format!("header {h:?}: expected `Name: value`"))?;
+        let k = k.trim();
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(format!("header {h:?}: bad header name"));
+        }
+        headers.push((k.to_owned(), v.trim().to_owned()));
+    }
+    let roots = match &net.cacert {
+        Some(p) => read_cacert(p)?,
+        None => Vec::new(),
+    };
+    let c = net.concurrency.max(1);
+    let mut agent = AgentConfig {
+        timeout: net.timeout.0,
+        connect_timeout: net.connect_timeout.0,
+        max_redirects: if net.no_follow { 0 } else { net.max_redirects },
+        max_idle_per_host: c,
+        roots,
+        ..AgentConfig::default()
+    };
+    if let Some(ua) = &net.user_agent {
+        agent.user_agent = ua.clone();
+    }
+    if c >= 2000 {
+        // Thousands of connections: small read buffers keep memory per request low.
+        agent.input_buffer = 4 * 1024;
+    }
+    Ok(FetchConfig {
+        agent,
+        retries: net.retries,
+        max_body: net.max_body.0,
+        headers,
+        per_host: net.per_host,
+        rate: net.rate.map(|r| r.0),
+        ..FetchConfig::default()
+    })
+}
+
+fn configure_hub(workers: Option<usize>) {
+    let mut s = hub::Settings::default();
+    if let Some(w) = workers {
+        s = s.workers(w);
+    }
+    let _ = hub::configure(s);
+}
+
+/// `greenfetch fetch`.
+fn fetch(a: FetchArgs) -> u8 {
+    configure_hub(a.net.workers);
+    if a.input.files.is_empty() && a.input.urls.is_empty() && input::stdin_is_terminal() {
+        return usage_error(
+            "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
+        );
+    }
+    let cfg = match fetch_config(&a.net) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let inputs = match input::read_inputs(a.input.urls, a.input.files, a.input.shard) {
+        Ok(i) => i,
+        Err(e) => return usage_error(e),
+    };
+    let mut writer = match Writer::new(a.format, a.output_dir) {
+        Ok(w) => w,
+        Err(e) => return usage_error(format!("output directory: {e}")),
+    };
+    install_interrupt_handler();
+
+    let fetcher = Arc::new(Fetcher::new(cfg));
+    let pool = GreenPool::new(a.net.concurrency.max(1));
+    let task = move |inp: input::Input| {
+        let fetched = match &inp.url {
+            Ok(url) => fetcher.fetch(url),
+            Err(e) => Fetched::failed(String::new(), e.clone()),
+        };
+        Outcome {
+            index: inp.index,
+            text: inp.text,
+            fetched,
+        }
+    };
+    let pb = progress::spinner(a.quiet);
+    let mut failed = 0u64;
+    let mut done = 0u64;
+    let mut emit = |o: Outcome| -> io::Result<()> {
+        done += 1;
+        if !o.fetched.is_ok() {
+            failed += 1;
+        }
+        pb.set_position(done);
+        progress::set_errors(&pb, failed);
+        if writer.stdout_is_terminal && !pb.is_hidden() {
+            pb.suspend(|| writer.write(&o))
+        } else {
+            writer.write(&o)
+        }
+    };
+    let slice = Duration::from_millis(100);
+    let result: io::Result<bool> = if a.unordered {
+        let mut it = pool.imap_unordered(task, inputs);
+        loop {
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                break Ok(true);
+            }
+            match it.next() {
+                Some(r) => {
+                    if let Err(e) = emit(lost(r)) {
+                        break Err(e);
+                    }
+                }
+                None => break Ok(false),
+            }
+        }
+    } else {
+        let mut it = pool.imap(task, inputs);
+        loop {
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                // Flush the finished in-order prefix, then stop.
+                let mut r = Ok(true);
+                while let Ok(Some(item)) = it.next_timeout(Duration::ZERO) {
+                    if let Err(e) = emit(lost(item)) {
+                        r = Err(e);
+                        break;
+                    }
+                }
+                break r;
+            }
+            match it.next_timeout(slice) {
+                Ok(Some(item)) => {
+                    if let Err(e) = emit(lost(item)) {
+                        break Err(e);
+                    }
+                }
+                Ok(None) => break Ok(false),
+                Err(_) => continue,
+            }
+        }
+    };
+    pb.finish_and_clear();
+    let _ = writer.flush();
+    match result {
+        Err(e) if output::is_broken_pipe(&e) => EXIT_OK,
+        Err(e) => {
+            eprintln!("greenfetch: writing output: {e}");
+            EXIT_SOME_FAILED
+        }
+        Ok(true) => EXIT_INTERRUPTED,
+        Ok(false) if failed > 0 => EXIT_SOME_FAILED,
+        Ok(false) => EXIT_OK,
+    }
+}
+
+/// A task that died (a bug) still gives its input an outcome.
+fn lost(r: Result<Outcome, WaitError>) -> Outcome {
+    r.unwrap_or_else(|e| Outcome {
+        index: u64::MAX,
+        text: String::new(),
+        fetched: Fetched::failed(
+            String::new(),
+            Error::new(ErrorKind::Internal, e.to_string()),
+        ),
+    })
+}

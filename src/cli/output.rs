@@ -1,0 +1,184 @@
+//! Output: results written in order on stdout (data only), problems on stderr, records flushed
+//! at their boundaries so a pipe sees them live. A closed stdout (`| head`) ends the run quietly.
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use greenfetch::fetch::Fetched;
+use serde::Serialize;
+
+use super::args::Format;
+
+/// One input's result, as the pipeline hands it to the writer.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) index: u64,
+    /// The line as given, for reports when the URL could not be parsed.
+    pub(crate) text: String,
+    pub(crate) fetched: Fetched,
+}
+
+#[derive(Serialize)]
+struct Timings {
+    total_ms: f64,
+    ttfb_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ErrorRecord<'a> {
+    kind: &'a str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    index: u64,
+    url: &'a str,
+    final_url: Option<&'a str>,
+    status: Option<u16>,
+    bytes: u64,
+    content_type: Option<&'a str>,
+    timings: Timings,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    error: Option<ErrorRecord<'a>>,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Writes outcomes in the chosen format.
+pub(crate) struct Writer {
+    format: Format,
+    out: io::BufWriter<io::Stdout>,
+    dir: Option<PathBuf>,
+    pub(crate) stdout_is_terminal: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(format: Format, dir: Option<PathBuf>) -> io::Result<Self> {
+        if let Some(d) = &dir {
+            fs::create_dir_all(d)?;
+        }
+        Ok(Writer {
+            format,
+            out: io::BufWriter::with_capacity(64 * 1024, io::stdout()),
+            dir,
+            stdout_is_terminal: io::stdout().is_terminal(),
+        })
+    }
+
+    /// Writes one outcome. An `Err` is a problem writing stdout (a closed pipe ends the run).
+    pub(crate) fn write(&mut self, o: &Outcome) -> io::Result<()> {
+        let f = &o.fetched;
+        let url = if f.url.is_empty() {
+            o.text.as_str()
+        } else {
+            f.url.as_str()
+        };
+        let mut path = None;
+        if let (Some(dir), true) = (&self.dir, f.is_ok()) {
+            let p = dir.join(file_name(o.index, url));
+            if let Err(e) = fs::write(&p, &f.body) {
+                eprintln!(
+                    "greenfetch: #{} {url}: writing {}: {e}",
+                    o.index,
+                    p.display()
+                );
+            }
+            path = Some(p.display().to_string());
+        }
+        match self.format {
+            Format::Raw => {
+                if self.dir.is_none() && f.is_ok() {
+                    self.out.write_all(&f.body)?;
+                }
+            }
+            Format::Jsonl => {
+                let rec = Record {
+                    index: o.index,
+                    url,
+                    final_url: f.final_url.as_deref(),
+                    status: f.status,
+                    bytes: f.bytes,
+                    content_type: f.content_type.as_deref(),
+                    timings: Timings {
+                        total_ms: ms(f.elapsed),
+                        ttfb_ms: f.ttfb.map(ms),
+                    },
+                    attempts: f.attempts,
+                    path,
+                    error: f.error.as_ref().map(|e| ErrorRecord {
+                        kind: e.kind.as_str(),
+                        message: &e.message,
+                    }),
+                };
+                serde_json::to_writer(&mut self.out, &rec).map_err(io::Error::other)?;
+                self.out.write_all(b"\n")?;
+            }
+            Format::Summary => {
+                let status = match (&f.error, f.status) {
+                    (Some(e), _) => format!("ERR {}", e.kind),
+                    (None, Some(s)) => s.to_string(),
+                    (None, None) => "-".into(),
+                };
+                writeln!(
+                    self.out,
+                    "{}\t{}\t{}\t{:.0}ms\t{}",
+                    o.index,
+                    status,
+                    f.bytes,
+                    ms(f.elapsed),
+                    url
+                )?;
+            }
+        }
+        if self.format != Format::Jsonl {
+            if let Some(e) = &f.error {
+                eprintln!("greenfetch: #{} {url}: {e}", o.index);
+            }
+        }
+        self.out.flush()
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// `000042-example.test_feed.xml`: the index keeps files in input order, the URL says which.
+fn file_name(index: u64, url: &str) -> String {
+    let tail = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect::<String>();
+    format!("{index:06}-{tail}")
+}
+
+/// Whether an error writing stdout means the reader went away.
+pub(crate) fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(
+            super::file_name(3, "http://a.test/x?y=1"),
+            "000003-a.test_x_y_1"
+        );
+    }
+}

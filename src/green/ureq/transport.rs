@@ -1,0 +1,355 @@
+//! The green transport: TCP over `may::net::TcpStream`, TLS (rustls) chained on top, and a
+//! connection pool with one idle list per host.
+//!
+//! ureq's own pool is one list scanned linearly under one mutex, and pruned on every request;
+//! with 10,000 idle connections that scan dominated the CPU. [`GreenConnector`] keeps ureq's
+//! pool empty and pools finished connections itself, keyed by scheme, host and port: a checkout
+//! is a hash lookup and a pop. It learns that ureq considers a connection reusable from the one
+//! place ureq says so: ureq calls `Transport::is_open` exactly when it is about to put a cleanly
+//! finished connection back. A connection that was never declared reusable is closed on drop.
+//!
+//! Layer: networking.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use may::net::TcpStream;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, RustlsConnector, Transport,
+};
+
+use crate::wait::lock;
+use crate::Queue;
+
+/// Sizes and limits of the green transport.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TransportSettings {
+    pub(crate) input_buffer: usize,
+    pub(crate) output_buffer: usize,
+    pub(crate) max_idle_per_host: usize,
+    pub(crate) max_idle_age: Duration,
+    pub(crate) connect_limit: usize,
+}
+
+/// A plain TCP connection over a may socket.
+pub(crate) struct MayTcp {
+    stream: TcpStream,
+    buffers: LazyBuffers,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for MayTcp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MayTcp")
+            .field("peer", &self.stream.peer_addr().ok())
+            .finish()
+    }
+}
+
+fn io_to_ureq(e: io::Error, reason: ureq::Timeout) -> ureq::Error {
+    if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
+        // may resumed us from its timer thread: hop back onto a worker.
+        crate::wait::rehome();
+        ureq::Error::Timeout(reason)
+    } else {
+        ureq::Error::Io(e)
+    }
+}
+
+impl Transport for MayTcp {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let t = timeout.for_write();
+        if t.after.is_zero() {
+            return Err(ureq::Error::Timeout(t.reason));
+        }
+        let d = t.not_zero().map(|x| *x);
+        if d != self.write_timeout {
+            self.stream.set_write_timeout(d)?;
+            self.write_timeout = d;
+        }
+        let output = &self.buffers.output()[..amount];
+        self.stream
+            .write_all(output)
+            .map_err(|e| io_to_ureq(e, t.reason))
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let t = timeout.for_read();
+        if t.after.is_zero() {
+            return Err(ureq::Error::Timeout(t.reason));
+        }
+        let d = t.not_zero().map(|x| *x);
+        if d != self.read_timeout {
+            self.stream.set_read_timeout(d)?;
+            self.read_timeout = d;
+        }
+        let n = loop {
+            match self.stream.read(self.buffers.input_append_buf()) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_to_ureq(e, t.reason)),
+            }
+        };
+        self.buffers.input_appended(n);
+        Ok(n > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        // Called under ureq's pool mutex: must not yield. A non-blocking peek on the raw socket
+        // (may keeps it non-blocking) says "open and quiet" by WouldBlock.
+        let mut one = [0u8; 1];
+        matches!(self.stream.inner().peek(&mut one), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+/// The pool key: scheme, lower-cased host and port.
+type Key = (bool, String, u16);
+
+fn key_of(details: &ConnectionDetails<'_>) -> Option<Key> {
+    let authority = details.uri.authority()?;
+    let tls = details.needs_tls();
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Some((tls, authority.host().to_ascii_lowercase(), port))
+}
+
+struct Idle {
+    transport: Box<dyn Transport>,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: HashMap<Key, Vec<Idle>>,
+    /// Connections opened so far (for statistics and tests).
+    opened: u64,
+}
+
+pub(crate) struct Pool {
+    state: Mutex<PoolState>,
+    settings: TransportSettings,
+}
+
+impl Pool {
+    fn checkout(&self, key: &Key) -> Option<Box<dyn Transport>> {
+        loop {
+            let idle = {
+                let mut st = lock(&self.state);
+                st.idle.get_mut(key)?.pop()?
+            };
+            let mut t = idle.transport;
+            // Stale or closed by the peer meanwhile: drop it (outside the lock) and look again.
+            if idle.since.elapsed() < self.settings.max_idle_age && t.is_open() {
+                return Some(t);
+            }
+        }
+    }
+
+    fn checkin(&self, key: Key, transport: Box<dyn Transport>) {
+        let mut st = lock(&self.state);
+        let list = st.idle.entry(key).or_default();
+        if list.len() < self.settings.max_idle_per_host {
+            list.push(Idle {
+                transport,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+/// What ureq holds while it uses a connection: goes back to the pool on drop if ureq declared
+/// it reusable.
+pub(crate) struct Pooled {
+    inner: Option<Box<dyn Transport>>,
+    key: Key,
+    pool: Arc<Pool>,
+    reusable: bool,
+}
+
+impl fmt::Debug for Pooled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pooled")
+            .field("key", &self.key)
+            .field("reusable", &self.reusable)
+            .finish()
+    }
+}
+
+impl Pooled {
+    fn inner(&mut self) -> &mut Box<dyn Transport> {
+        self.inner
+            .as_mut()
+            .expect("a pooled transport holds its connection until dropped")
+    }
+}
+
+impl Transport for Pooled {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner().buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.reusable = false;
+        self.inner().transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.reusable = false;
+        self.inner().await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        // ureq asks this only when it is about to keep a cleanly finished connection.
+        let open = self.inner().is_open();
+        self.reusable = open;
+        open
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.as_ref().is_some_and(|t| t.is_tls())
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        // ureq checked that no input is left unconsumed before it called `is_open`.
+        if self.reusable {
+            if let Some(t) = self.inner.take() {
+                self.pool.checkin(self.key.clone(), t);
+            }
+        }
+    }
+}
+
+/// ureq's connector for green agents: pooled connection, or a new may TCP connection (with TLS
+/// on top for `https`), with at most `connect_limit` connects in flight.
+pub(crate) struct GreenConnector {
+    pool: Arc<Pool>,
+    tls: RustlsConnector,
+    /// Connect tokens: a green FIFO semaphore.
+    gate: Queue<()>,
+}
+
+impl fmt::Debug for GreenConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GreenConnector")
+            .field("connects_free", &self.gate.qsize())
+            .finish()
+    }
+}
+
+impl GreenConnector {
+    pub(crate) fn new(settings: TransportSettings) -> Self {
+        let gate = Queue::unbounded();
+        for _ in 0..settings.connect_limit.max(1) {
+            gate.put(());
+        }
+        GreenConnector {
+            pool: Arc::new(Pool {
+                state: Mutex::new(PoolState::default()),
+                settings,
+            }),
+            tls: RustlsConnector::default(),
+            gate,
+        }
+    }
+
+    pub(crate) fn pool_handle(&self) -> Arc<Pool> {
+        self.pool.clone()
+    }
+
+    fn connect_tcp(&self, details: &ConnectionDetails<'_>) -> Result<MayTcp, ureq::Error> {
+        let timeout = details.timeout.not_zero().map(|t| *t);
+        self.gate.get();
+        let _token = Token(&self.gate);
+        let mut last = None;
+        for addr in &details.addrs {
+            let attempt = match timeout {
+                Some(t) => TcpStream::connect_timeout(addr, t),
+                None => TcpStream::connect(addr),
+            };
+            match attempt {
+                Ok(stream) => {
+                    stream.set_nodelay(details.config.no_delay())?;
+                    lock(&self.pool.state).opened += 1;
+                    let s = &self.pool.settings;
+                    return Ok(MayTcp {
+                        stream,
+                        buffers: LazyBuffers::new(s.input_buffer, s.output_buffer),
+                        read_timeout: None,
+                        write_timeout: None,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    crate::wait::rehome();
+                    last = Some(ureq::Error::Timeout(ureq::Timeout::Connect));
+                }
+                Err(e) => last = Some(ureq::Error::Io(e)),
+            }
+        }
+        Err(last.unwrap_or(ureq::Error::HostNotFound))
+    }
+}
+
+/// Gives a connect token back when the connect attempt ends (or unwinds).
+struct Token<'a>(&'a Queue<()>);
+
+impl Drop for Token<'_> {
+    fn drop(&mut self) {
+        self.0.put(());
+    }
+}
+
+impl Connector<()> for GreenConnector {
+    type Out = Pooled;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails<'_>,
+        _chained: Option<()>,
+    ) -> Result<Option<Pooled>, ureq::Error> {
+        let key = key_of(details).ok_or_else(|| ureq::Error::BadUri(details.uri.to_string()))?;
+        if let Some(t) = self.pool.checkout(&key) {
+            return Ok(Some(Pooled {
+                inner: Some(t),
+                key,
+                pool: self.pool.clone(),
+                reusable: false,
+            }));
+        }
+        let tcp = self.connect_tcp(details)?;
+        let transport: Box<dyn Transport> = if details.needs_tls() {
+            match self.tls.connect(details, Some(tcp))? {
+                Some(t) => Box::new(t),
+                None => return Err(ureq::Error::ConnectionFailed),
+            }
+        } else {
+            Box::new(tcp)
+        };
+        Ok(Some(Pooled {
+            inner: Some(transport),
+            key,
+            pool: self.pool.clone(),
+            reusable: false,
+        }))
+    }
+}
+
+impl Pool {
+    /// Connections opened so far.
+    pub(crate) fn opened(&self) -> u64 {
+        lock(&self.state).opened
+    }
+
+    /// Idle connections held now.
+    pub(crate) fn idle(&self) -> usize {
+        lock(&self.state).idle.values().map(Vec::len).sum()
+    }
+}
