@@ -109,6 +109,11 @@ pub(crate) struct NetArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) cacert: Option<PathBuf>,
 
+    /// Resolve HOST:PORT to ADDR without asking DNS, like curl's --resolve (repeatable;
+    /// ADDR may be a comma list; an empty ADDR makes HOST fail to resolve).
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub(crate) resolve: Vec<ResolveArg>,
+
     /// Worker threads running green threads (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub(crate) workers: Option<usize>,
@@ -142,6 +147,38 @@ pub(crate) struct FetchArgs {
     /// Serve a backdoor console on this loopback address (stats, pool, resize N, pause, ...).
     #[arg(long, value_name = "ADDR")]
     pub(crate) backdoor: Option<SocketAddr>,
+}
+
+/// `HOST:PORT:ADDR[,ADDR...]` for `--resolve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResolveArg {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) addrs: Vec<std::net::IpAddr>,
+}
+
+impl FromStr for ResolveArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?}: expected HOST:PORT:ADDR, e.g. example.test:443:127.0.0.1");
+        let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (port, addrs) = rest.split_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let addrs = addrs
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(|a| a.trim_start_matches('[').trim_end_matches(']').parse())
+            .collect::<Result<Vec<std::net::IpAddr>, _>>()
+            .map_err(|_| bad())?;
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(ResolveArg {
+            host: host.to_ascii_lowercase(),
+            port,
+            addrs,
+        })
+    }
 }
 
 /// `K/N` for `--shard`.
@@ -284,5 +321,8 @@ mod tests {
         assert_eq!("10MB".parse::<SizeArg>(), Ok(SizeArg(10_000_000)));
         assert_eq!("20/s".parse::<Rate>(), Ok(Rate(20.0)));
         assert!("x".parse::<Rate>().is_err());
+        let r: ResolveArg = "a.test:80:127.0.0.1,::1".parse().unwrap();
+        assert_eq!((r.port, r.addrs.len()), (80, 2));
+        assert!("a.test:80:".parse::<ResolveArg>().unwrap().addrs.is_empty());
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 use greenfetch::error::{Error, ErrorKind};
 use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
-use greenfetch::green::ureq::AgentConfig;
+use greenfetch::green::ureq::{AgentConfig, GreenResolver};
 use greenfetch::{hub, GreenPool, WaitError};
 
 use args::{Cli, Command, FetchArgs, NetArgs};
@@ -143,6 +143,9 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         roots,
         ..AgentConfig::default()
     };
+    if !net.resolve.is_empty() {
+        agent.resolver = pinned_resolver(&net.resolve);
+    }
     if let Some(ua) = &net.user_agent {
         agent.user_agent = ua.clone();
     }
@@ -158,6 +161,28 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         per_host: net.per_host,
         rate: net.rate.map(|r| r.0),
         ..FetchConfig::default()
+    })
+}
+
+/// A resolver that answers the `--resolve` names itself and asks the system for the rest.
+fn pinned_resolver(pins: &[args::ResolveArg]) -> GreenResolver {
+    let pins: Vec<args::ResolveArg> = pins.to_vec();
+    GreenResolver::with_lookup(move |host: &str, port: u16| {
+        if let Some(p) = pins.iter().find(|p| p.host == host && p.port == port) {
+            if p.addrs.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{host}: no such host (--resolve)"),
+                ));
+            }
+            return Ok(p
+                .addrs
+                .iter()
+                .map(|ip| std::net::SocketAddr::new(*ip, port))
+                .collect());
+        }
+        use std::net::ToSocketAddrs;
+        (host, port).to_socket_addrs().map(|a| a.collect())
     })
 }
 

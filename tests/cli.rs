@@ -1,0 +1,347 @@
+//! `greenfetch fetch` end to end: the binary against the embedded fixture server.
+//!
+//! Every test binds the fixture server to 127.0.0.1:0; names are pinned with `--resolve`, so no
+//! lookup ever leaves the machine.
+
+use std::io::{Read, Write};
+use std::process::{Command, Output, Stdio};
+
+use greenfetch::server::fixture::FixtureServer;
+use serde_json::Value;
+
+/// Runs `greenfetch ARGS` with `stdin` as input, hermetically.
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
+        .env_remove("HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the greenfetch binary runs");
+    let mut sin = child.stdin.take().unwrap();
+    let input = stdin.to_owned();
+    let feeder = std::thread::spawn(move || {
+        let _ = sin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "a panic reached the user: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn jsonl(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stdout line is a JSON record"))
+        .collect()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+#[test]
+fn bodies_come_out_in_input_order_under_random_delays() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    // Later lines finish first: delays fall as the index rises, with a wobble.
+    let lines: String = (0..40)
+        .map(|i| format!("{}\n", srv.url(&format!("/delay/{}/{i}", (40 - i) * 5 + (i * 7) % 13))))
+        .collect();
+    let out = run(&["fetch", "-c", "16", "-q"], &lines);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let body = String::from_utf8(out.stdout).unwrap();
+    let tags: Vec<String> = body.lines().map(|l| l.rsplit(' ').next().unwrap().to_owned()).collect();
+    let want: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    assert_eq!(tags, want);
+}
+
+#[test]
+fn jsonl_has_one_record_per_input_line_in_order_with_typed_errors() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let long = format!("http://x.test/{}", "a".repeat(100_000));
+    let input = format!(
+        "# a comment\n\n{ok}\r\nfile:///etc/passwd\nftp://x.test/\nnot a url\n{long}\nhttp://nowhere.test/\n{st}\n{ok2}\n",
+        ok = srv.url("/bytes/10"),
+        st = srv.url("/status/404"),
+        ok2 = srv.url("/bytes/3"),
+    );
+    let mut bytes = input.into_bytes();
+    bytes.extend_from_slice(b"http://bad\xff.test/\nhttp://nul\x00.test/\n");
+    let out = run_bytes(
+        &["fetch", "-f", "jsonl", "-q", "--retries", "0", "--resolve", "nowhere.test:80:"],
+        &bytes,
+    );
+    assert_eq!(code(&out), 1);
+    let recs = jsonl(&out);
+    let kinds: Vec<Option<&str>> = recs
+        .iter()
+        .map(|r| r["error"]["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            Some("unsupported_scheme"),
+            Some("unsupported_scheme"),
+            Some("not_a_url"),
+            Some("line_too_long"),
+            Some("dns"),
+            Some("http_status"),
+            None,
+            Some("invalid_utf8"),
+            Some("nul_byte"),
+        ]
+    );
+    let idx: Vec<u64> = recs.iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    assert_eq!(idx, (0..10).collect::<Vec<u64>>());
+    assert_eq!(recs[0]["bytes"], 10);
+    assert_eq!(recs[0]["status"], 200);
+    assert_eq!(recs[6]["status"], 404);
+}
+
+fn run_bytes(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = sin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    out
+}
+
+#[test]
+fn exit_codes() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let ok = run(&["fetch", "-q", "-u", &srv.url("/bytes/1")], "");
+    assert_eq!(code(&ok), 0);
+    let some_failed = run(
+        &["fetch", "-q", "--retries", "0", "-u", &srv.url("/status/500")],
+        "",
+    );
+    assert_eq!(code(&some_failed), 1);
+    let usage = run(&["fetch", "--no-such-flag"], "");
+    assert_eq!(code(&usage), 2);
+    let bad_value = run(&["fetch", "--shard", "5/4"], "");
+    assert_eq!(code(&bad_value), 2);
+    let missing_file = run(&["fetch", "/nonexistent/urls.txt"], "");
+    assert_eq!(code(&missing_file), 2);
+}
+
+#[test]
+fn files_stdin_dash_and_url_args_are_read_in_that_order() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let dir = tempdir();
+    let f = dir.join("urls.txt");
+    std::fs::write(&f, format!("{}\r\n", srv.url("/delay/0/file"))).unwrap();
+    let out = run(
+        &["fetch", "-q", "-u", &srv.url("/delay/0/arg"), f.to_str().unwrap(), "-"],
+        &format!("{}\n", srv.url("/delay/0/stdin")),
+    );
+    assert_eq!(code(&out), 0);
+    let body = String::from_utf8(out.stdout).unwrap();
+    let tags: Vec<&str> = body.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    assert_eq!(tags, ["arg", "file", "stdin"]);
+}
+
+fn tempdir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "greenfetch-cli-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn shards_cover_every_input_exactly_once() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let port = srv.addr().port();
+    let hosts: Vec<String> = (0..12).map(|h| format!("h{h}.test")).collect();
+    let mut args_resolve = Vec::new();
+    for h in &hosts {
+        args_resolve.push("--resolve".to_owned());
+        args_resolve.push(format!("{h}:{port}:127.0.0.1"));
+    }
+    let lines: String = (0..60)
+        .map(|i| format!("http://{}:{port}/bytes/{i}\n", hosts[i % hosts.len()]))
+        .collect();
+    let mut seen = Vec::new();
+    for k in 0..4 {
+        let shard = format!("{k}/4");
+        let mut args: Vec<&str> = vec!["fetch", "-q", "-f", "jsonl", "--shard", &shard];
+        args.extend(args_resolve.iter().map(String::as_str));
+        let out = run(&args, &lines);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        for r in jsonl(&out) {
+            let host = r["url"].as_str().unwrap().split('/').nth(2).unwrap().to_owned();
+            seen.push((r["index"].as_u64().unwrap(), host, k));
+        }
+    }
+    let mut idx: Vec<u64> = seen.iter().map(|s| s.0).collect();
+    idx.sort();
+    assert_eq!(idx, (0..60).collect::<Vec<u64>>());
+    // All of a host's lines land on one shard.
+    for h in &hosts {
+        let shards: std::collections::BTreeSet<_> =
+            seen.iter().filter(|s| s.1.starts_with(h.as_str())).map(|s| s.2).collect();
+        assert_eq!(shards.len(), 1, "{h} split across shards {shards:?}");
+    }
+}
+
+#[test]
+fn output_dir_gets_one_file_per_input() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let dir = tempdir();
+    let lines = format!("{}\n{}\n", srv.url("/bytes/5"), srv.url("/bytes/7"));
+    let out = run(&["fetch", "-q", "-o", dir.to_str().unwrap()], &lines);
+    assert_eq!(code(&out), 0);
+    assert!(out.stdout.is_empty());
+    let mut sizes: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().into_string().unwrap(), e.metadata().unwrap().len())
+        })
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes.len(), 2);
+    assert!(sizes[0].0.starts_with("000000-"));
+    assert_eq!((sizes[0].1, sizes[1].1), (5, 7));
+}
+
+#[test]
+fn unordered_gives_every_result_once() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let lines: String = (0..20)
+        .map(|i| format!("{}\n", srv.url(&format!("/delay/{}/{i}", (20 - i) * 3))))
+        .collect();
+    let out = run(&["fetch", "-q", "--unordered", "-c", "20", "-f", "jsonl"], &lines);
+    assert_eq!(code(&out), 0);
+    let mut idx: Vec<u64> = jsonl(&out).iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    idx.sort();
+    assert_eq!(idx, (0..20).collect::<Vec<u64>>());
+}
+
+#[test]
+fn limits_and_redirects() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let lines = format!(
+        "{}\n{}\n{}\n{}\n",
+        srv.url("/bytes/2000"),
+        srv.url("/redirect/3"),
+        srv.url("/fault/loop"),
+        srv.url("/redirect/2"),
+    );
+    let out = run(
+        &["fetch", "-q", "-f", "jsonl", "--max-body", "1000", "--max-redirects", "5"],
+        &lines,
+    );
+    let recs = jsonl(&out);
+    assert_eq!(recs[0]["error"]["kind"], "body_too_large");
+    assert_eq!(recs[1]["status"], 200);
+    assert!(recs[1]["final_url"].as_str().unwrap().ends_with("/redirect/0"));
+    assert_eq!(recs[2]["error"]["kind"], "too_many_redirects");
+    let nofollow = run(&["fetch", "-q", "-f", "jsonl", "--no-follow", "-u", &srv.url("/redirect/2")], "");
+    let r = &jsonl(&nofollow)[0];
+    assert_eq!(r["status"], 302);
+    assert!(r["error"].is_null());
+}
+
+#[test]
+fn retries_count_attempts_on_transient_statuses() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let out = run(
+        &["fetch", "-q", "-f", "jsonl", "--retries", "2", "-u", &srv.url("/status/503?retry-after=0")],
+        "",
+    );
+    let r = &jsonl(&out)[0];
+    assert_eq!(r["attempts"], 3);
+    assert_eq!(r["error"]["kind"], "http_status");
+    let no_retry = run(&["fetch", "-q", "-f", "jsonl", "--retries", "2", "-u", &srv.url("/status/404")], "");
+    assert_eq!(jsonl(&no_retry)[0]["attempts"], 1);
+}
+
+#[test]
+fn faults_get_their_own_error_kinds_and_spare_the_rest() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let lines = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}\nhttp://127.0.0.1:1/\n",
+        srv.url("/bytes/4"),
+        srv.url("/fault/reset"),
+        srv.url("/fault/truncate"),
+        srv.url("/fault/hang"),
+        srv.url("/fault/endless"),
+        srv.url("/bytes/6"),
+    );
+    let out = run(
+        &["fetch", "-q", "-f", "jsonl", "--retries", "0", "--timeout", "1s", "--max-body", "1MiB"],
+        &lines,
+    );
+    assert_eq!(code(&out), 1);
+    let recs = jsonl(&out);
+    assert_eq!(recs.len(), 7);
+    let kinds: Vec<Option<&str>> = recs.iter().map(|r| r["error"]["kind"].as_str()).collect();
+    assert_eq!(kinds[0], None);
+    assert!(matches!(kinds[1], Some("connection_reset" | "truncated" | "protocol")), "{kinds:?}");
+    assert_eq!(kinds[2], Some("truncated"));
+    assert_eq!(kinds[3], Some("timeout"));
+    assert!(matches!(kinds[4], Some("body_too_large" | "timeout")), "{kinds:?}");
+    assert_eq!(kinds[5], None);
+    assert_eq!(kinds[6], Some("connect"));
+    assert_eq!(recs[5]["bytes"], 6);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let lines: String = (0..2000).map(|i| format!("{}\n", srv.url(&format!("/delay/0/{i}")))).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+        .args(["fetch", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = sin.write_all(lines.as_bytes());
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 5];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"ok 0\n");
+    drop(stdout); // like `| head -1`
+    let status = child.wait().unwrap();
+    feeder.join().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "stderr: {err}");
+}
+
+#[test]
+fn a_tty_less_empty_stdin_is_just_no_input() {
+    let out = run(&["fetch", "-q"], "");
+    assert_eq!(code(&out), 0);
+    assert!(out.stdout.is_empty());
+}

@@ -1,0 +1,182 @@
+//! The green ureq agent: plain HTTP against the fixture server, keep-alive reuse, concurrency
+//! proven by structure, TLS through `wrap_ssl`, and name resolution through an injected
+//! resolver (no lookup leaves the machine).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use greenfetch::error::{Error, ErrorKind};
+use greenfetch::green::tls::{server_config, wrap_ssl, TlsSide};
+use greenfetch::green::ureq::{agent, AgentConfig, GreenResolver};
+use greenfetch::server::fixture::FixtureServer;
+use greenfetch::GreenPool;
+
+fn get(a: &greenfetch::green::ureq::GreenAgent, url: &str) -> Result<(u16, String), Error> {
+    let mut r = a.get(url).call().map_err(Error::from)?;
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().map_err(Error::from)?;
+    Ok((status, body))
+}
+
+#[test]
+fn plain_get_inside_a_green_thread() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let a = agent(AgentConfig::default());
+    let url = srv.url("/delay/0/hello");
+    let (status, body) = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("hello"), "{body}");
+}
+
+#[test]
+fn keep_alive_connections_are_reused_across_green_threads() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let a = agent(AgentConfig::default());
+    for i in 0..20 {
+        let (a, url) = (a.clone(), srv.url(&format!("/bytes/{i}")));
+        let got = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap();
+        assert_eq!(got.1.len(), i);
+    }
+    assert_eq!(a.connections_opened(), 1);
+    assert_eq!(a.idle_connections(), 1);
+}
+
+/// How much slower than one delay a fully parallel batch may be and still count as parallel.
+const PARALLEL_SLACK: u32 = 4;
+
+#[test]
+fn n_delayed_requests_on_a_pool_of_n_overlap() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let a = agent(AgentConfig::default());
+    let n = 50u32;
+    let delay = Duration::from_millis(200);
+    let urls: Vec<String> = (0..n).map(|i| srv.url(&format!("/delay/200/{i}"))).collect();
+    let pool = GreenPool::new(n as usize);
+    let t0 = Instant::now();
+    let ok = pool
+        .imap(move |u: String| get(&a, &u).is_ok(), urls)
+        .filter(|r| r == &Ok(true))
+        .count();
+    let took = t0.elapsed();
+    assert_eq!(ok, n as usize);
+    // Serial would take n × delay = 10 s; overlapped takes about one delay.
+    assert!(took < delay * PARALLEL_SLACK, "{n} delayed requests took {took:?}");
+}
+
+#[test]
+fn injected_resolver_maps_names_and_simulates_dns_failure() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let port = srv.addr().port();
+    let resolver = GreenResolver::with_lookup(move |host: &str, p: u16| match host {
+        "fixture.test" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))]),
+        _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "simulated NXDOMAIN")),
+    });
+    let a = agent(AgentConfig {
+        resolver,
+        ..AgentConfig::default()
+    });
+    let a2 = a.clone();
+    let (ok, dns) = greenfetch::spawn(move || {
+        (
+            get(&a2, &format!("http://fixture.test:{port}/bytes/3")),
+            get(&a2, "http://nowhere.test/"),
+        )
+    })
+    .wait()
+    .unwrap();
+    assert_eq!(ok.unwrap().1.len(), 3);
+    assert_eq!(dns.unwrap_err().kind, ErrorKind::Dns);
+}
+
+/// A one-response-per-connection HTTPS server on `wrap_ssl`, for the TLS tests.
+fn tls_server(body: &'static str) -> (SocketAddr, Vec<u8>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let der = cert.cert.der().to_vec();
+    let config = server_config(vec![der.clone()], cert.signing_key.serialize_der()).unwrap();
+    let listener = may::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    greenfetch::spawn_n(move || {
+        for sock in listener.incoming() {
+            let Ok(sock) = sock else { continue };
+            let config = config.clone();
+            greenfetch::spawn_n(move || {
+                let Ok(tls) = wrap_ssl(sock, TlsSide::Server { config }) else { return };
+                let mut r = BufReader::new(tls);
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                let mut tls = r.into_inner();
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.flush();
+            });
+        }
+    });
+    (addr, der)
+}
+
+#[test]
+fn https_through_wrap_ssl_with_a_trusted_test_certificate() {
+    let (addr, der) = tls_server("secure hello");
+    let a = agent(AgentConfig {
+        roots: vec![der],
+        ..AgentConfig::default()
+    });
+    let url = format!("https://127.0.0.1:{}/", addr.port());
+    let got = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap();
+    assert_eq!(got, (200, "secure hello".to_owned()));
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_tls_error() {
+    let (addr, _der) = tls_server("never seen");
+    let a = agent(AgentConfig::default()); // web roots only
+    let url = format!("https://127.0.0.1:{}/", addr.port());
+    let err = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Tls, "{err}");
+}
+
+#[test]
+fn tls_to_a_plain_port_and_plain_to_a_tls_port_fail_cleanly() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let (tls_addr, der) = tls_server("x");
+    let a = agent(AgentConfig {
+        roots: vec![der],
+        timeout: Some(Duration::from_secs(3)),
+        ..AgentConfig::default()
+    });
+    let tls_to_plain = format!("https://127.0.0.1:{}/bytes/1", srv.addr().port());
+    let plain_to_tls = format!("http://127.0.0.1:{}/", tls_addr.port());
+    let (x, y) = greenfetch::spawn(move || (get(&a, &tls_to_plain), get(&a, &plain_to_tls)))
+        .wait()
+        .unwrap();
+    assert!(x.is_err(), "{x:?}");
+    assert!(y.is_err(), "{y:?}");
+}
+
+#[test]
+fn the_resolver_shares_one_lookup_between_concurrent_askers() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = calls.clone();
+    let r = GreenResolver::with_lookup(move |_h: &str, p: u16| {
+        c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(50)); // a slow DNS server (on a resolver thread)
+        Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])
+    });
+    let pool = GreenPool::new(20);
+    let ok = pool
+        .imap(move |_| r.lookup("slow.test", 80).is_ok(), 0..20)
+        .filter(|x| x == &Ok(true))
+        .count();
+    assert_eq!(ok, 20);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
