@@ -73,7 +73,7 @@ const MAX_MS: u64 = 600_000;
 /// A request head larger than this gets `431`.
 const MAX_HEAD: usize = 64 * 1024;
 /// Initial read buffer of a connection; it doubles up to [`MAX_HEAD`] for large heads.
-const READ_BUF: usize = 4096;
+const READ_BUF: usize = 1024;
 /// Most request headers accepted.
 const MAX_HEADERS: usize = 64;
 /// Responses to pipelined requests are held until this many bytes are buffered, or until the
@@ -279,7 +279,7 @@ fn serve_connection(stream: TcpStream, state: &ServerState) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
         stream,
-        out: Vec::with_capacity(1024),
+        out: Vec::with_capacity(256),
         scratch: Vec::new(),
         state,
     };
