@@ -23,7 +23,12 @@ use greenfetch::Event;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let run = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let run = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["serve", addr] => greenfetch::server::run_fixture(addr),
         ["client", addr, n, path] => match (addr.parse(), n.parse()) {
             (Ok(addr), Ok(n)) => client(addr, n, path),
