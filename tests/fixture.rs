@@ -406,6 +406,23 @@ fn garbage_gets_400_and_unknown_paths_404() {
 }
 
 #[test]
+fn large_heads_are_read_and_huge_ones_get_431() {
+    let server = start();
+    let mut c = Client::new(&server);
+    let cookie = "c".repeat(20_000);
+    c.send(&format!(
+        "GET /bytes/3 HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert_eq!(c.read_response(false).unwrap().body, b"ABC");
+    let cookie = "c".repeat(70_000);
+    c.send(&format!(
+        "GET /bytes/3 HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    let r = c.read_response(false).unwrap();
+    assert_eq!((r.status, r.header("connection")), (431, Some("close")));
+}
+
+#[test]
 fn fault_reset_resets_without_a_response() {
     let server = start();
     let mut c = Client::new(&server);
