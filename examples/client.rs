@@ -34,7 +34,10 @@ fn main() {
     let agent = agent(AgentConfig::default());
     let pool = GreenPool::new(200);
     let shown = urls.clone();
-    for (url, len) in shown.iter().zip(pool.imap(move |u: String| fetch(&agent, &u), urls)) {
+    for (url, len) in shown
+        .iter()
+        .zip(pool.imap(move |u: String| fetch(&agent, &u), urls))
+    {
         match len {
             Ok(Ok(n)) => println!("{url}: {n} bytes"),
             Ok(Err(e)) => println!("{url}: error: {e}"),

@@ -78,6 +78,7 @@ pub mod greenpool;
 pub mod greenthread;
 pub mod hub;
 pub mod queue;
+pub mod server;
 pub mod timeout;
 mod wait;
 

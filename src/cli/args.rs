@@ -27,6 +27,21 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Fetch URLs; write their bodies (or records) to stdout in input order.
     Fetch(FetchArgs),
+    /// Run the fixture server (deterministic endpoints to test and benchmark against); prints
+    /// the address it bound.
+    Fixture(FixtureArgs),
+}
+
+/// `greenfetch fixture`.
+#[derive(Debug, Args)]
+pub(crate) struct FixtureArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub(crate) listen: String,
+
+    /// Worker threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub(crate) workers: Option<usize>,
 }
 
 /// Output formats of `fetch`.

@@ -35,6 +35,13 @@ pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Fetch(a) => fetch(a),
+        Command::Fixture(a) => {
+            configure_hub(a.workers);
+            match greenfetch::server::fixture::run_fixture(&a.listen) {
+                Ok(()) => EXIT_OK,
+                Err(e) => usage_error(format!("fixture server on {}: {e}", a.listen)),
+            }
+        }
     };
     ExitCode::from(code)
 }
