@@ -26,7 +26,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Fetch URLs; write their bodies (or records) to stdout in input order.
-    Fetch(FetchArgs),
+    Fetch(Box<FetchArgs>),
     /// Run the fixture server (deterministic endpoints to test and benchmark against); prints
     /// the address it bound.
     Fixture(FixtureArgs),

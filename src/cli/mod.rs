@@ -34,7 +34,7 @@ pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Fetch(a) => fetch(a),
+        Command::Fetch(a) => fetch(*a),
         Command::Fixture(a) => {
             configure_hub(a.workers);
             match greenfetch::server::fixture::run_fixture(&a.listen) {
