@@ -182,11 +182,7 @@ impl<T: Send + 'static> GreenPile<T> {
                     // Wait without dequeuing: an interrupted wait leaves the head in place.
                     shared.wait_done(None);
                     let mut st = lock(&self.state);
-                    if st
-                        .handles
-                        .front()
-                        .is_some_and(|h| Arc::ptr_eq(h, &shared))
-                    {
+                    if st.handles.front().is_some_and(|h| Arc::ptr_eq(h, &shared)) {
                         st.handles.pop_front();
                         st.counter -= 1;
                         drop(st);

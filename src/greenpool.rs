@@ -404,7 +404,9 @@ impl GreenPool {
                     Ok(Some(item)) => item,
                     Ok(None) => break,
                     Err(p) => {
-                        q.put(Ordered::InputFailed(WaitError::Panicked(panic_message(&*p))));
+                        q.put(Ordered::InputFailed(WaitError::Panicked(panic_message(
+                            &*p,
+                        ))));
                         return;
                     }
                 };
@@ -453,7 +455,9 @@ impl GreenPool {
                     Ok(Some(item)) => item,
                     Ok(None) => break,
                     Err(p) => {
-                        q.put(Unordered::Item(Err(WaitError::Panicked(panic_message(&*p)))));
+                        q.put(Unordered::Item(Err(WaitError::Panicked(panic_message(
+                            &*p,
+                        )))));
                         count += 1;
                         break;
                     }

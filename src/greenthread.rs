@@ -226,9 +226,7 @@ impl<T: Send + 'static> GreenThread<T> {
     /// ```
     pub fn wait(self) -> Result<T, WaitError> {
         self.shared.wait_done(None);
-        self.shared
-            .take_result()
-            .unwrap_or(Err(WaitError::Killed))
+        self.shared.take_result().unwrap_or(Err(WaitError::Killed))
     }
 
     /// Like [`wait`](Self::wait) with a time limit; gives the handle back if the task is still

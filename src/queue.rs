@@ -280,7 +280,6 @@ impl<T: Send + 'static> Queue<T> {
     pub fn new(maxsize: Option<usize>) -> Self {
         Self::with_store(Box::new(Fifo(VecDeque::new())), maxsize)
     }
-
 }
 
 impl<T> Queue<T> {

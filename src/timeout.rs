@@ -256,7 +256,12 @@ impl Timeout {
             return None;
         }
         child.shared().wait_done(None);
-        Some(child.shared().take_result().unwrap_or(Err(WaitError::Killed)))
+        Some(
+            child
+                .shared()
+                .take_result()
+                .unwrap_or(Err(WaitError::Killed)),
+        )
     }
 }
 
