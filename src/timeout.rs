@@ -147,7 +147,8 @@ impl Timeout {
         }
     }
 
-    /// True while the deadline is set and has neither passed, fired nor been cancelled.
+    /// True while the deadline is set and has neither passed, fired nor been cancelled, and
+    /// the block run under it has not ended.
     ///
     /// ```
     /// let t = greenfetch::Timeout::new(std::time::Duration::from_secs(60));
@@ -183,7 +184,8 @@ impl Timeout {
 
     /// Runs `f` in a child green thread under this deadline: `Ok` with its value, or
     /// `Err(TimedOut)` if the deadline passed first (the child is killed and has unwound when
-    /// this returns). A panic in `f` is re-raised here.
+    /// this returns). A panic in `f` is re-raised here. When `run` returns (or unwinds), the
+    /// deadline is over: `pending()` is false, as after eventlet's `with` block.
     ///
     /// ```
     /// use std::time::Duration;
@@ -196,6 +198,11 @@ impl Timeout {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        // Leaving `run`, however it ends (a value, this deadline, or an unwind from an outer
+        // timeout or a kill), ends the deadline, as eventlet's `__exit__` cancels its timer:
+        // `pending()` is false afterwards, and a nested timeout stops being pending when the
+        // outer one's expiry unwinds its block.
+        let _disarm = Disarm(&self.inner);
         let child = greenthread::spawn(f);
         // If this caller unwinds (an outer timeout, a kill), take the child down with it.
         let guard = KillOnUnwind(&child);
@@ -271,6 +278,18 @@ fn unwrap_child<T>(r: Result<T, WaitError>) -> T {
         Err(WaitError::Panicked(m)) => panic!("{m}"),
         // Killed by someone else than this deadline: report it as the caller being killed.
         Err(WaitError::Killed) => std::panic::panic_any(WaitError::Killed),
+    }
+}
+
+/// Ends a deadline when its `run` ends (unless it fired or was cancelled already).
+struct Disarm<'a>(&'a Inner);
+
+impl Drop for Disarm<'_> {
+    fn drop(&mut self) {
+        let _ =
+            self.0
+                .state
+                .compare_exchange(ARMED, CANCELLED, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
