@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::greenthread::{self, GreenThread, WaitError};
+use crate::greenthread::{self, GreenThread, Shared, WaitError};
 use crate::wait::{lock, Waiter};
 
 /// The deadline passed before the block finished.
@@ -203,7 +203,11 @@ impl Timeout {
         // `pending()` is false afterwards, and a nested timeout stops being pending when the
         // outer one's expiry unwinds its block.
         let _disarm = Disarm(&self.inner);
-        let child = greenthread::spawn(f);
+        // The block is the caller's own work: its green thread counts as a member of the
+        // caller's pool (eventlet runs a `with Timeout` block in the same green thread), so a
+        // pool task that spawns into its own full pool under a timeout still runs the function
+        // inline instead of blocking on its own slot, and its `waitall` is still refused.
+        let child = greenthread::spawn_shared(Shared::new(), greenthread::current_pool(), None, f);
         // If this caller unwinds (an outer timeout, a kill), take the child down with it.
         let guard = KillOnUnwind(&child);
         let outcome = self.wait_child(&child);
