@@ -389,7 +389,17 @@ impl<T> Queue<T> {
         let p = {
             let mut st = lock(&self.inner.state);
             if !st.getters.is_empty() || st.has_room() {
+                let rendezvous = st.maxsize == Some(0);
                 st.accept(item);
+                drop(st);
+                if rendezvous && block {
+                    // A channel's put completes when a getter has taken the item (eventlet's
+                    // put on a channel always waits for the getter). The item went straight to
+                    // a waiting getter: let it run before the sender goes on, so that with one
+                    // worker the sender resumes after the receiver, as in eventlet
+                    // (tests/queue_test.py:184 test_channel_send, :202 test_channel_wait).
+                    crate::greenthread::sleep(Duration::ZERO);
+                }
                 return Ok(());
             }
             if !block {
