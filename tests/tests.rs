@@ -27,6 +27,7 @@ const WORKERS: usize = 4;
 
 mod util; // green(), wait_until(), Log, the panic hook for expected panics, TICK/LONG/LIMIT
 
+mod defects; // one test per eventlet defect that greenfetch fixes (and greenfetch regressions)
 mod event; // Event: send/wait, many waiters, reset, errors, wait with a timeout
 mod greenpile; // GreenPile: spawn order, a spawn that times out, the empty pile, shared pools
 mod greenpool; // GreenPool: spawn, re-entrancy, resize, failures, imap, waitall, sizes
