@@ -82,10 +82,12 @@ struct Inner {
 ///
 /// ```
 /// use std::time::Duration;
-/// let t = greenfetch::Timeout::new(Duration::from_millis(50));
+/// // The block must start, and cancel, before the deadline. The clock starts here, before the
+/// // hub's start-up (the first spawn): leave room for that on a busy machine.
+/// let t = greenfetch::Timeout::new(Duration::from_millis(300));
 /// assert!(t.pending());
 /// let inside = t.clone();
-/// let r = t.run(move || { inside.cancel(); greenfetch::sleep(Duration::from_millis(80)); "done" });
+/// let r = t.run(move || { inside.cancel(); greenfetch::sleep(Duration::from_millis(400)); "done" });
 /// assert_eq!(r, Ok("done"));
 /// assert!(!t.pending());
 /// ```
