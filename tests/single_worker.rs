@@ -10,7 +10,8 @@
 //!
 //! Acceptance cases (reference/eventlet-semantics.md): 2, 3, 4, 9, 24, 27, 28, 46, 60 (timer
 //! ordering); plus two behaviours the spec states without an eventlet test (spawn order, an
-//! Event's send does not switch) and one defect (killing a pool task before it starts).
+//! Event's send does not switch) and two defects that need a precise interleaving (killing a
+//! pool task before it starts; a getter killed after an item was handed to it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -401,5 +402,26 @@ fn kill_before_start_frees_the_pool_slot() {
         assert_eq!(pool.free(), 1);
         assert!(!ran.load(Ordering::SeqCst));
         assert_eq!(pool.spawn(|| "next").wait(), Ok("next"));
+    })
+}
+
+// Defect check (eventlet queue.py keeps items FIFO whatever happens to getters): a getter that
+// is killed after an item was handed to it, before it took it, gives the item back at the head
+// of the queue, not behind the items put since.
+#[test]
+fn killed_getter_gives_its_item_back_first() {
+    green(|| {
+        let q = Queue::unbounded();
+        let rx = q.clone();
+        let getter = spawn(move || rx.get());
+        yield_now();
+        assert_eq!(q.getting(), 1, "the getter is blocked");
+        q.put("a"); // handed straight to the getter, which has not run since
+        q.put("b"); // nobody else waits: stored
+        getter.kill();
+        assert_eq!(getter.wait(), Err(WaitError::Killed));
+        assert_eq!(q.get_nowait(), Ok("a"));
+        assert_eq!(q.get_nowait(), Ok("b"));
+        assert_eq!(q.unfinished_tasks(), 2);
     })
 }
