@@ -10,7 +10,8 @@
 //! rely on eventlet's single thread (spawn order, no preemption before a yield) are in the
 //! `single_worker` binary: 2, 3, 4, 9, 24, 27, 28, 46, and 60 (timer ordering).
 //!
-//! Cases covered here: 1, 6-8, 10-23, 25, 26, 29-34, 36-45, 47-55, 60 (sleep).
+//! Cases covered here: 1, 6-8, 10-23, 25, 26, 29-34, 36-45, 47-55, 60 (sleep). With the
+//! `single_worker` binary, 54 of the 60 cases are ported.
 //!
 //! Skipped cases, and why:
 //! - 5 (test_timer_cancel): "local" timers (`schedule_call_local`) have no greenfetch API.
