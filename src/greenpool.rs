@@ -398,7 +398,10 @@ impl GreenPool {
         let stop = Arc::new(AtomicBool::new(false));
         let (q, s, pool, f) = (queue.clone(), stop.clone(), self.clone(), Arc::new(f));
         let mut inputs = inputs.into_iter();
-        greenthread::spawn_n(move || {
+        // The producer works for the caller: if the caller is a task of this pool, so is the
+        // producer, and it runs items inline when the pool is full instead of waiting for the
+        // slot its own consumer holds (imap from a task of a full pool of one deadlocked).
+        greenthread::spawn_n_in_pool(greenthread::current_pool(), move || {
             loop {
                 let item = match catch_unwind(AssertUnwindSafe(|| inputs.next())) {
                     Ok(Some(item)) => item,
@@ -450,7 +453,8 @@ impl GreenPool {
         let stop = Arc::new(AtomicBool::new(false));
         let (q, s, pool, f) = (queue.clone(), stop.clone(), self.clone(), Arc::new(f));
         let mut inputs = inputs.into_iter();
-        greenthread::spawn_n(move || {
+        // As in `imap`: the producer counts as a member of the caller's pool.
+        greenthread::spawn_n_in_pool(greenthread::current_pool(), move || {
             let mut count = 0;
             loop {
                 let item = match catch_unwind(AssertUnwindSafe(|| inputs.next())) {

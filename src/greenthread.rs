@@ -574,14 +574,19 @@ pub fn sleep(d: Duration) {
     if d.is_zero() {
         // may collects coroutines woken by other threads (timers, I/O on another worker) only
         // when a worker's local queue runs dry, so a loop of plain yields could starve them.
-        // Every 64th zero sleep goes round may's timer, which queues it behind them.
+        // Every 64th zero sleep goes round greenfetch's timer, which queues it behind them.
         if YIELDS.fetch_add(1, Ordering::Relaxed) % 64 == 63 {
-            may::coroutine::sleep(Duration::ZERO);
+            crate::wait::round_the_timer();
         }
         may::coroutine::yield_now();
     } else {
-        may::coroutine::sleep(d);
-        // The timer thread resumed us; hop back onto a worker before running user code.
-        may::coroutine::yield_now();
+        // Not `may::coroutine::sleep`: may's `Sleep` gives the coroutine to may's timer before
+        // it has finished registering the coroutine's cancel hook, so a short sleep could be
+        // resumed, run to its end and freed while the worker still wrote into it. That
+        // corrupted the heap (`malloc(): unaligned fastbin chunk detected`) with sleeps of 0 or
+        // a few microseconds under load. A waiter that nobody notifies sleeps on greenfetch's
+        // timer instead (see `wait::Alarm`); a kill still unwinds it at once.
+        let w: Arc<Waiter> = Waiter::new();
+        w.wait(crate::wait::deadline(Some(d)));
     }
 }

@@ -87,6 +87,9 @@ trait Store<T>: Send {
     fn push(&mut self, item: T);
     fn pop(&mut self) -> Option<T>;
     fn len(&self) -> usize;
+    /// Puts back an item that was popped (or handed out) and not taken: the next `pop` returns
+    /// it (the heap's order decides for a priority queue).
+    fn unpop(&mut self, item: T);
 }
 
 struct Fifo<T>(VecDeque<T>);
@@ -103,6 +106,9 @@ impl<T: Send> Store<T> for Fifo<T> {
     fn len(&self) -> usize {
         self.0.len()
     }
+    fn unpop(&mut self, item: T) {
+        self.0.push_front(item);
+    }
 }
 
 impl<T: Send> Store<T> for Lifo<T> {
@@ -115,6 +121,9 @@ impl<T: Send> Store<T> for Lifo<T> {
     fn len(&self) -> usize {
         self.0.len()
     }
+    fn unpop(&mut self, item: T) {
+        self.0.push(item);
+    }
 }
 
 impl<T: Ord + Send> Store<T> for Lowest<T> {
@@ -126,6 +135,9 @@ impl<T: Ord + Send> Store<T> for Lowest<T> {
     }
     fn len(&self) -> usize {
         self.0.len()
+    }
+    fn unpop(&mut self, item: T) {
+        self.0.push(Reverse(item));
     }
 }
 
@@ -389,7 +401,17 @@ impl<T> Queue<T> {
         let p = {
             let mut st = lock(&self.inner.state);
             if !st.getters.is_empty() || st.has_room() {
+                let rendezvous = st.maxsize == Some(0);
                 st.accept(item);
+                drop(st);
+                if rendezvous && block {
+                    // A channel's put completes when a getter has taken the item (eventlet's
+                    // put on a channel always waits for the getter). The item went straight to
+                    // a waiting getter: let it run before the sender goes on, so that with one
+                    // worker the sender resumes after the receiver, as in eventlet
+                    // (tests/queue_test.py:184 test_channel_send, :202 test_channel_wait).
+                    crate::greenthread::sleep(Duration::ZERO);
+                }
                 return Ok(());
             }
             if !block {
@@ -546,7 +568,8 @@ impl<T> Queue<T> {
 }
 
 /// On unwind (a killed or timed-out green thread), a getter leaves the line; an item already
-/// handed to it goes back into the queue (to the next getter, or storage).
+/// handed to it goes back into the queue, first in line: to the next getter, or to the head of
+/// storage (it came before anything stored since, which `accept` would have put ahead of it).
 struct LeaveGetters<'a, T> {
     inner: &'a Arc<Inner<T>>,
     getter: &'a Arc<Waiter<T>>,
@@ -557,8 +580,11 @@ impl<T> Drop for LeaveGetters<'_, T> {
         let mut st = lock(&self.inner.state);
         st.getters.retain(|g| !Arc::ptr_eq(g, self.getter));
         if let Some(item) = self.getter.take() {
-            st.unfinished -= 1;
-            st.accept(item);
+            // Still counted in `unfinished`: it was never taken.
+            match st.getters.pop_front() {
+                Some(g) => g.notify_with(item),
+                None => st.items.unpop(item),
+            }
         }
     }
 }

@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::greenthread::{self, GreenThread, WaitError};
+use crate::greenthread::{self, GreenThread, Shared, WaitError};
 use crate::wait::{lock, Waiter};
 
 /// The deadline passed before the block finished.
@@ -82,10 +82,12 @@ struct Inner {
 ///
 /// ```
 /// use std::time::Duration;
-/// let t = greenfetch::Timeout::new(Duration::from_millis(50));
+/// // The block must start, and cancel, before the deadline. The clock starts here, before the
+/// // hub's start-up (the first spawn): leave room for that on a busy machine.
+/// let t = greenfetch::Timeout::new(Duration::from_millis(300));
 /// assert!(t.pending());
 /// let inside = t.clone();
-/// let r = t.run(move || { inside.cancel(); greenfetch::sleep(Duration::from_millis(80)); "done" });
+/// let r = t.run(move || { inside.cancel(); greenfetch::sleep(Duration::from_millis(400)); "done" });
 /// assert_eq!(r, Ok("done"));
 /// assert!(!t.pending());
 /// ```
@@ -147,7 +149,8 @@ impl Timeout {
         }
     }
 
-    /// True while the deadline is set and has neither passed, fired nor been cancelled.
+    /// True while the deadline is set and has neither passed, fired nor been cancelled, and
+    /// the block run under it has not ended.
     ///
     /// ```
     /// let t = greenfetch::Timeout::new(std::time::Duration::from_secs(60));
@@ -183,7 +186,8 @@ impl Timeout {
 
     /// Runs `f` in a child green thread under this deadline: `Ok` with its value, or
     /// `Err(TimedOut)` if the deadline passed first (the child is killed and has unwound when
-    /// this returns). A panic in `f` is re-raised here.
+    /// this returns). A panic in `f` is re-raised here. When `run` returns (or unwinds), the
+    /// deadline is over: `pending()` is false, as after eventlet's `with` block.
     ///
     /// ```
     /// use std::time::Duration;
@@ -196,7 +200,16 @@ impl Timeout {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let child = greenthread::spawn(f);
+        // Leaving `run`, however it ends (a value, this deadline, or an unwind from an outer
+        // timeout or a kill), ends the deadline, as eventlet's `__exit__` cancels its timer:
+        // `pending()` is false afterwards, and a nested timeout stops being pending when the
+        // outer one's expiry unwinds its block.
+        let _disarm = Disarm(&self.inner);
+        // The block is the caller's own work: its green thread counts as a member of the
+        // caller's pool (eventlet runs a `with Timeout` block in the same green thread), so a
+        // pool task that spawns into its own full pool under a timeout still runs the function
+        // inline instead of blocking on its own slot, and its `waitall` is still refused.
+        let child = greenthread::spawn_shared(Shared::new(), greenthread::current_pool(), None, f);
         // If this caller unwinds (an outer timeout, a kill), take the child down with it.
         let guard = KillOnUnwind(&child);
         let outcome = self.wait_child(&child);
@@ -271,6 +284,18 @@ fn unwrap_child<T>(r: Result<T, WaitError>) -> T {
         Err(WaitError::Panicked(m)) => panic!("{m}"),
         // Killed by someone else than this deadline: report it as the caller being killed.
         Err(WaitError::Killed) => std::panic::panic_any(WaitError::Killed),
+    }
+}
+
+/// Ends a deadline when its `run` ends (unless it fired or was cancelled already).
+struct Disarm<'a>(&'a Inner);
+
+impl Drop for Disarm<'_> {
+    fn drop(&mut self) {
+        let _ =
+            self.0
+                .state
+                .compare_exchange(ARMED, CANCELLED, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 

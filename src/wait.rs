@@ -5,10 +5,14 @@
 //! what makes spawners, queue getters and putters first come, first served. A waiter parks with
 //! may's [`Blocker`], which parks a coroutine in a coroutine and the thread on a plain thread.
 //!
+//! Deadlines are kept by greenfetch's own timer thread (see [`Alarm`]), never by may's timed
+//! park: every park here waits for an unpark.
+//!
 //! Layer: runtime (internal; uses `may::sync` and `std`).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use may::sync::Blocker;
@@ -22,7 +26,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A parked caller and the value handed to it.
 #[derive(Debug)]
 pub(crate) struct Waiter<V = ()> {
-    blocker: Blocker,
+    /// Shared (weakly) with the timer thread, which unparks it at the deadline.
+    blocker: Arc<Blocker>,
     ready: AtomicBool,
     slot: Mutex<Option<V>>,
 }
@@ -32,7 +37,7 @@ impl<V> Waiter<V> {
     pub(crate) fn new() -> Arc<Self> {
         crate::hub::ensure_started();
         Arc::new(Waiter {
-            blocker: Blocker::new(false),
+            blocker: Arc::new(Blocker::new(false)),
             ready: AtomicBool::new(false),
             slot: Mutex::new(None),
         })
@@ -60,6 +65,8 @@ impl<V> Waiter<V> {
     /// A cancelled coroutine unwinds out of here (may's cancel panics at the park); callers keep
     /// a guard that takes the waiter out of their queue on the way out.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        // The deadline is an alarm on greenfetch's timer, taken down however the wait ends.
+        let _alarm = deadline.map(|at| Alarm::set(at, &self.blocker));
         loop {
             if self.is_ready() {
                 return true;
@@ -69,18 +76,13 @@ impl<V> Waiter<V> {
                 // once, forever): give up the wait instead of spinning.
                 return false;
             }
-            let timeout = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return self.is_ready(),
-                },
-            };
-            if self.blocker.park(timeout).is_err() {
-                // may resumes timed-out parks on its timer thread: hop back to a worker
-                // before running any more of the caller's code.
-                rehome();
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return self.is_ready();
             }
+            // No may timeout: the notifier or the alarm unparks us (an unpark that comes first
+            // is kept, so the park then returns at once). A wake-up for neither, such as the
+            // alarm of an earlier wait on this blocker, just goes round again.
+            let _ = self.blocker.park(None);
         }
     }
 }
@@ -101,7 +103,124 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
-/// After may's timer thread resumed the current coroutine, moves it back onto a worker thread.
+/// Parks the current coroutine until greenfetch's timer thread unparks it, which puts it on
+/// may's global queue, behind the coroutines that other threads have woken. (If the unpark
+/// comes first, the park returns at once.)
+pub(crate) fn round_the_timer() {
+    let blocker = Arc::new(Blocker::new(false));
+    let _alarm = Alarm::set(Instant::now(), &blocker);
+    let _ = blocker.park(None);
+}
+
+/// A deadline on greenfetch's timer thread: at `at`, the thread unparks the blocker (if it
+/// still exists). Dropping the alarm takes it down.
+///
+/// Why not may's own timed park (`Blocker::park(Some(timeout))`)? Two defects in may 0.3.51:
+///
+/// - `Park` registers the timer before it stores the parked coroutine. A timer that fires in
+///   between finds no coroutine, and the park then never times out: a 1 ms park hung forever
+///   about once in 10^5 parks on this 2-core machine under load, so a `with_timeout` or a
+///   `get_timeout` could hang.
+/// - It keeps the timeout in whole milliseconds, truncated, and 0 means "none". A timed wait
+///   woke up to 1 ms early, parked again for the sub-millisecond rest, and never woke up:
+///   every timed wait in a coroutine that was not notified hung (`Event::wait_timeout` never
+///   returned `None`).
+///
+/// A park with no timeout has neither problem: an unpark that races with the park is kept.
+/// This thread also replaces may's `sleep` (see `greenthread::sleep`).
+#[derive(Debug)]
+pub(crate) struct Alarm {
+    key: (Instant, u64),
+}
+
+struct Alarms {
+    due: BTreeMap<(Instant, u64), Weak<Blocker>>,
+    next_id: u64,
+}
+
+struct Timer {
+    alarms: Mutex<Alarms>,
+    changed: Condvar,
+}
+
+static TIMER: Timer = Timer {
+    alarms: Mutex::new(Alarms {
+        due: BTreeMap::new(),
+        next_id: 0,
+    }),
+    changed: Condvar::new(),
+};
+
+static TIMER_THREAD: Once = Once::new();
+
+impl Alarm {
+    /// Sets an alarm that unparks `blocker` at `at` (at once if `at` has passed).
+    pub(crate) fn set(at: Instant, blocker: &Arc<Blocker>) -> Alarm {
+        TIMER_THREAD.call_once(|| {
+            std::thread::Builder::new()
+                .name("greenfetch-timer".into())
+                .spawn(run_timer)
+                .expect("greenfetch: cannot start the timer thread");
+        });
+        let mut alarms = lock(&TIMER.alarms);
+        let key = (at, alarms.next_id);
+        alarms.next_id += 1;
+        let earliest = alarms.due.first_key_value().is_none_or(|(k, _)| key < *k);
+        alarms.due.insert(key, Arc::downgrade(blocker));
+        drop(alarms);
+        if earliest {
+            TIMER.changed.notify_one();
+        }
+        Alarm { key }
+    }
+}
+
+impl Drop for Alarm {
+    fn drop(&mut self) {
+        lock(&TIMER.alarms).due.remove(&self.key);
+    }
+}
+
+/// The timer thread: unparks each blocker whose alarm is due, then sleeps until the next one.
+fn run_timer() {
+    let mut alarms = lock(&TIMER.alarms);
+    loop {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while let Some(first) = alarms.due.first_entry() {
+            if first.key().0 > now {
+                break;
+            }
+            due.push(first.remove());
+        }
+        if !due.is_empty() {
+            drop(alarms);
+            for blocker in due.iter().filter_map(Weak::upgrade) {
+                blocker.unpark();
+            }
+            drop(due);
+            alarms = lock(&TIMER.alarms);
+            continue;
+        }
+        alarms = match alarms.due.first_key_value() {
+            Some((&(at, _), _)) => {
+                let left = at.saturating_duration_since(now);
+                TIMER
+                    .changed
+                    .wait_timeout(alarms, left)
+                    .map(|(guard, _)| guard)
+                    .unwrap_or_else(|e| e.into_inner().0)
+            }
+            None => TIMER
+                .changed
+                .wait(alarms)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
+    }
+}
+
+/// After may's own timer resumed the current coroutine (a may socket timeout), moves it back
+/// onto a worker thread before more of the caller's code runs there.
 pub(crate) fn rehome() {
     if may::coroutine::is_coroutine() {
         may::coroutine::yield_now();

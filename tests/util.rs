@@ -1,0 +1,133 @@
+//! Helpers shared by both test binaries (`tests.rs` and `single_worker.rs`).
+//!
+//! - [`green`] runs a test body as a green thread, the way eventlet's tests run in the main
+//!   greenlet, after fixing the hub to the binary's `crate::WORKERS` worker threads; a body that
+//!   runs longer than [`LIMIT`] fails instead of hanging the binary (eventlet's
+//!   `LimitedTestCase`).
+//! - [`expected_panic`] is how a test task fails on purpose; the panic hook keeps those quiet.
+//! - [`wait_until`] waits for a state that has no event of its own (for example "two spawners
+//!   are blocked"), polling, with the same limit.
+//! - [`Log`] is eventlet's `results = []` list, shared between green threads.
+
+// Each binary uses a subset of these helpers.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use greenfetch::hub::{self, Settings};
+
+/// A test that runs longer than this has hung.
+pub(crate) const LIMIT: Duration = Duration::from_secs(30);
+
+/// A deadline that is meant to expire during the test.
+pub(crate) const TICK: Duration = Duration::from_millis(20);
+
+/// A deadline that is meant never to be reached during a test: long enough that no scheduling
+/// hiccup gets there, short enough (well under [`LIMIT`]) that a bug shows as a failure.
+pub(crate) const LONG: Duration = Duration::from_secs(10);
+
+/// The prefix of every deliberate panic; the panic hook does not print these.
+pub(crate) const EXPECTED: &str = "expected panic: ";
+
+static SETUP: Once = Once::new();
+
+fn setup() {
+    SETUP.call_once(|| {
+        quiet_expected_panics();
+        // The first test to get here fixes the hub; every test comes through here first.
+        let _ = hub::configure(Settings::default().workers(crate::WORKERS));
+    });
+    // Tests of the networking layer may start the hub first (with the default workers, one
+    // per CPU); the primitives' tests hold with any number of workers.
+}
+
+/// Runs `body` as a green thread (a may coroutine) and returns its value; a panic in the body
+/// fails the test with its message, and a body that runs past [`LIMIT`] fails it as hung.
+pub(crate) fn green<T, F>(body: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    setup();
+    match greenfetch::spawn(body).wait_timeout(LIMIT) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => panic!("test body failed: {e}"),
+        Err(_hung) => panic!("test body still running after {LIMIT:?}: it hung"),
+    }
+}
+
+/// Panics on purpose, quietly (the hook skips it); eventlet's `raise RuntimeError(...)`.
+pub(crate) fn expected_panic(what: &str) -> ! {
+    panic!("{EXPECTED}{what}")
+}
+
+/// The message `WaitError::Panicked` carries for `expected_panic(what)`.
+pub(crate) fn expected(what: &str) -> String {
+    format!("{EXPECTED}{what}")
+}
+
+fn quiet_expected_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        if msg.is_some_and(|m| m.starts_with(EXPECTED)) {
+            return;
+        }
+        default(info);
+    }));
+}
+
+/// Yields (1 ms at a time) until `cond` holds; fails the test after [`LIMIT`].
+///
+/// For states that nothing signals, such as "the spawner is now blocked"; never a substitute
+/// for an `Event` or a `Queue` between tasks.
+pub(crate) fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < LIMIT, "gave up waiting until {what}");
+        greenfetch::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A list shared by green threads: eventlet's `results = []` with `results.append`.
+#[derive(Debug)]
+pub(crate) struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Clone for Log<T> {
+    fn clone(&self) -> Self {
+        Log(self.0.clone())
+    }
+}
+
+impl<T: Clone> Log<T> {
+    pub(crate) fn new() -> Self {
+        Log(Arc::new(Mutex::new(Vec::new())))
+    }
+
+    pub(crate) fn push(&self, v: T) {
+        self.0.lock().unwrap().push(v);
+    }
+
+    /// A copy of the entries so far.
+    pub(crate) fn get(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// A small deterministic pseudo-random number from `seed` (splitmix64), in `0..n`; stands in
+/// for eventlet's seeded `random.Random(0)` in the stress tests.
+pub(crate) fn pseudo_random(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % n
+}
