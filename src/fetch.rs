@@ -301,7 +301,11 @@ impl Fetcher {
     /// See the [module example](self).
     pub fn fetch(&self, url: &str) -> Fetched {
         let start = Instant::now();
-        let host = host_of(url).unwrap_or_default();
+        let host = if self.cfg.per_host.is_some() {
+            host_of(url).unwrap_or_default()
+        } else {
+            String::new()
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -406,7 +410,14 @@ impl Fetcher {
         out.ttfb = Some(t0.elapsed());
         let status = resp.status().as_u16();
         out.status = Some(status);
-        out.final_url = Some(resp.get_uri().to_string());
+        // Most answers come from the URL asked for: format the URI only after a redirect.
+        out.final_url = Some(
+            if resp.get_redirect_history().is_some_and(|h| h.len() > 1) {
+                resp.get_uri().to_string()
+            } else {
+                url.to_owned()
+            },
+        );
         out.content_type = resp
             .headers()
             .get("content-type")

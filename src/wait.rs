@@ -65,6 +65,9 @@ impl<V> Waiter<V> {
     /// A cancelled coroutine unwinds out of here (may's cancel panics at the park); callers keep
     /// a guard that takes the waiter out of their queue on the way out.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        if !may::coroutine::is_coroutine() {
+            return self.wait_thread(deadline);
+        }
         // The deadline is an alarm on greenfetch's timer, taken down however the wait ends.
         let _alarm = deadline.map(|at| Alarm::set(at, &self.blocker));
         loop {
@@ -83,6 +86,26 @@ impl<V> Waiter<V> {
             // is kept, so the park then returns at once). A wake-up for neither, such as the
             // alarm of an earlier wait on this blocker, just goes round again.
             let _ = self.blocker.park(None);
+        }
+    }
+}
+
+impl<V> Waiter<V> {
+    /// A plain thread's wait: may parks a thread on a condition variable, whose own timed wait
+    /// is exact, so no alarm (and no wake-up of the timer thread) is needed.
+    fn wait_thread(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            if self.is_ready() {
+                return true;
+            }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return self.is_ready(),
+                },
+            };
+            let _ = self.blocker.park(left);
         }
     }
 }

@@ -23,8 +23,33 @@ pub(crate) struct Input {
     pub(crate) url: Result<String, Error>,
 }
 
-/// Lines read ahead of the pipeline at most.
-const READ_AHEAD: usize = 4096;
+/// Inputs handed over at once: one wake-up of the pipeline per batch, not per line.
+const BATCH: usize = 256;
+/// Batches read ahead of the pipeline at most.
+const READ_AHEAD: usize = 16;
+
+/// Collects inputs into batches for the pipeline.
+struct Batcher {
+    queue: Queue<Option<Vec<Input>>>,
+    batch: Vec<Input>,
+}
+
+impl Batcher {
+    fn push(&mut self, input: Input) {
+        self.batch.push(input);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hands over what is collected (before a read that may block, and at the end).
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            self.queue.put(Some(full));
+        }
+    }
+}
 
 /// A source of lines.
 enum Source {
@@ -53,22 +78,30 @@ pub(crate) fn read_inputs(
             sources.push(Source::File(f));
         }
     }
-    let queue: Queue<Option<Input>> = Queue::bounded(READ_AHEAD);
-    let q = queue.clone();
+    let queue: Queue<Option<Vec<Input>>> = Queue::bounded(READ_AHEAD);
+    let mut q = Batcher {
+        queue: queue.clone(),
+        batch: Vec::with_capacity(BATCH),
+    };
     std::thread::Builder::new()
         .name("greenfetch-input".into())
         .spawn(move || {
             let mut index = 0u64;
             for source in sources {
                 let ok = match source {
-                    Source::Arg(u) => feed(&mut index, u.as_bytes(), shard, &q),
-                    Source::Stdin => read_lines(io::stdin().lock(), &mut index, shard, &q),
+                    Source::Arg(u) => feed(&mut index, u.as_bytes(), shard, &mut q),
+                    Source::Stdin => read_lines(
+                        BufReader::with_capacity(64 * 1024, io::stdin()),
+                        &mut index,
+                        shard,
+                        &mut q,
+                    ),
                     Source::File(p) => match File::open(&p) {
                         Ok(f) => read_lines(
                             BufReader::with_capacity(64 * 1024, f),
                             &mut index,
                             shard,
-                            &q,
+                            &mut q,
                         ),
                         Err(e) => {
                             eprintln!("greenfetch: {}: {e}", p.display());
@@ -80,13 +113,18 @@ pub(crate) fn read_inputs(
                     break;
                 }
             }
-            q.put(None);
+            q.flush();
+            q.queue.put(None);
         })?;
-    Ok(InputIter { queue, done: false })
+    Ok(InputIter {
+        queue,
+        current: Vec::new().into_iter(),
+        done: false,
+    })
 }
 
 /// Handles one line; false once the run is interrupted.
-fn feed(index: &mut u64, line: &[u8], shard: Option<Shard>, q: &Queue<Option<Input>>) -> bool {
+fn feed(index: &mut u64, line: &[u8], shard: Option<Shard>, q: &mut Batcher) -> bool {
     if INTERRUPTED.load(Ordering::Relaxed) {
         return false;
     }
@@ -107,11 +145,11 @@ fn feed(index: &mut u64, line: &[u8], shard: Option<Shard>, q: &Queue<Option<Inp
     if trimmed.len() > 300 {
         text.push('…');
     }
-    q.put(Some(Input {
+    q.push(Input {
         index: i,
         text,
         url,
-    }));
+    });
     true
 }
 
@@ -129,16 +167,21 @@ fn trim(line: &[u8]) -> &[u8] {
 
 /// Reads lines, keeping at most a little more than a URL's worth of each (a huge line is still
 /// one input, reported as too long, without holding it in memory).
-fn read_lines(
-    mut r: impl BufRead,
+fn read_lines<R: io::Read>(
+    mut r: BufReader<R>,
     index: &mut u64,
     shard: Option<Shard>,
-    q: &Queue<Option<Input>>,
+    q: &mut Batcher,
 ) -> bool {
     let cap = MAX_URL_LEN + 1;
     let mut line = Vec::with_capacity(256);
     let mut overflow = 0usize;
     loop {
+        if r.buffer().is_empty() {
+            // The next read may wait for more input (a pipe, a terminal): hand over what we
+            // have first, so a trickle of lines is not held back.
+            q.flush();
+        }
         let (consumed, end_of_line) = {
             let buf = match r.fill_buf() {
                 Ok(b) => b,
@@ -185,7 +228,7 @@ fn emit(
     line: &mut Vec<u8>,
     overflow: &mut usize,
     shard: Option<Shard>,
-    q: &Queue<Option<Input>>,
+    q: &mut Batcher,
 ) -> bool {
     let ok = if *overflow > 0 {
         // Too long to be a URL: one input, one error, the bytes dropped.
@@ -197,11 +240,11 @@ fn emit(
             ErrorKind::LineTooLong,
             format!("line of {total} bytes; a URL may have {MAX_URL_LEN}"),
         );
-        q.put(Some(Input {
+        q.push(Input {
             index: i,
             text,
             url: Err(err),
-        }));
+        });
         !INTERRUPTED.load(Ordering::Relaxed)
     } else {
         feed(index, line, shard, q)
@@ -213,21 +256,26 @@ fn emit(
 
 /// The inputs, in order, as the pipeline consumes them (inside a green thread).
 pub(crate) struct InputIter {
-    queue: Queue<Option<Input>>,
+    queue: Queue<Option<Vec<Input>>>,
+    current: std::vec::IntoIter<Input>,
     done: bool,
 }
 
 impl Iterator for InputIter {
     type Item = Input;
     fn next(&mut self) -> Option<Input> {
-        if self.done {
-            return None;
+        loop {
+            if let Some(i) = self.current.next() {
+                return Some(i);
+            }
+            if self.done {
+                return None;
+            }
+            match self.queue.get() {
+                Some(batch) => self.current = batch.into_iter(),
+                None => self.done = true,
+            }
         }
-        let item = self.queue.get();
-        if item.is_none() {
-            self.done = true;
-        }
-        item
     }
 }
 
