@@ -42,6 +42,9 @@
 //! | `with Timeout(s):` | [`Timeout::new`]`(d).run(\|\| ...)` → `Result<T, TimedOut>` |
 //! | `with Timeout(s, False):` | [`Timeout::run_silent`] → `Option<T>` |
 //! | `with_timeout(s, f, timeout_value=v)` | [`with_timeout`]`(d, f).unwrap_or(v)` |
+//! | `listen(addr)`, `connect(addr)` | [`listen`], [`connect`] → may's `TcpListener`, `TcpStream` |
+//! | `serve(sock, handle, concurrency)` | [`serve`]`(listener, handler, concurrency)` → `io::Result<()>` |
+//! | `raise StopServe` in a handler | `return Err(StopServe.into())`: [`StopServe`], [`HandlerError`] |
 //! | `eventlet.hubs.use_hub()` | [`hub::configure`] (workers, stack size) |
 //! | `monkey_patch()` | nothing to patch: all I/O goes through may's cooperative sockets |
 //!
@@ -78,6 +81,7 @@ pub mod queue;
 pub mod timeout;
 mod wait;
 
+pub use convenience::{connect, listen, serve, HandlerError, StopServe};
 pub use event::{AlreadySent, Event, NotSent};
 pub use greenpile::GreenPile;
 pub use greenpool::{GreenPool, Imap, ImapUnordered, InsidePool};
