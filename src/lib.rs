@@ -45,6 +45,9 @@
 //! | `listen(addr)`, `connect(addr)` | [`listen`], [`connect`] → may's `TcpListener`, `TcpStream` |
 //! | `serve(sock, handle, concurrency)` | [`serve`]`(listener, handler, concurrency)` → `io::Result<()>` |
 //! | `raise StopServe` in a handler | `return Err(StopServe.into())`: [`StopServe`], [`HandlerError`] |
+//! | `backdoor_server(sock, locals)` | [`backdoor_server`]`(listener, commands)`, loopback only |
+//! | `backdoor((conn, addr), locals)` | [`backdoor()`]`(stream, &commands)`: runs the console in the caller |
+//! | backdoor `locals` | [`Commands`]: named `Fn(&str) -> String` with one-line descriptions |
 //! | `eventlet.hubs.use_hub()` | [`hub::configure`] (workers, stack size) |
 //! | `monkey_patch()` | nothing to patch: all I/O goes through may's cooperative sockets |
 //!
@@ -81,6 +84,7 @@ pub mod queue;
 pub mod timeout;
 mod wait;
 
+pub use backdoor::{backdoor, backdoor_server, Commands};
 pub use convenience::{connect, listen, serve, HandlerError, StopServe};
 pub use event::{AlreadySent, Event, NotSent};
 pub use greenpile::GreenPile;
