@@ -29,10 +29,15 @@
 //! let addr = listener.local_addr()?;
 //! let server = greenfetch::spawn(move || backdoor_server(listener, commands));
 //!
-//! let mut console = connect(addr)?;
-//! console.write_all(b"hits\necho hello\r\nquit\n")?;
-//! let mut transcript = String::new();
-//! console.read_to_string(&mut transcript)?; // the console closes after `quit`
+//! // A client, in a green thread (where may's sockets belong).
+//! let transcript = greenfetch::spawn(move || -> std::io::Result<String> {
+//!     let mut console = connect(addr)?;
+//!     console.write_all(b"hits\necho hello\r\nquit\n")?;
+//!     let mut transcript = String::new();
+//!     console.read_to_string(&mut transcript)?; // the console closes after `quit`
+//!     Ok(transcript)
+//! });
+//! let transcript = transcript.wait().unwrap()?;
 //! assert!(transcript.starts_with("greenfetch "));
 //! assert!(transcript.contains(">>> 41\n>>> hello\n>>> "));
 //!
@@ -49,7 +54,7 @@
 //! (wrap it in [`spawn_n`](crate::spawn_n) for that). Nothing is printed to stdout: callers
 //! print the address themselves.
 //!
-//! Layer: networking (uses [`greenthread`](crate::greenthread) and `may::net`).
+//! Layer: networking (uses [`greenthread`], [`convenience`](crate::convenience) and `may::net`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,6 +65,7 @@ use std::sync::Arc;
 
 use may::net::TcpListener;
 
+use crate::convenience::in_green_thread;
 use crate::greenthread::{self, panic_message};
 
 /// The prompt written before each command line is read.
@@ -231,24 +237,28 @@ fn banner() -> String {
 /// Writes the banner and the prompt, then answers each line (LF or CRLF ended). Returns
 /// `Ok(())` when the console ends normally and the I/O error otherwise (a client that vanished
 /// shows up as `BrokenPipe` or `ConnectionReset`). Any `Read + Write` stream works: a may
-/// `TcpStream` or `UnixStream` in a green thread, or anything at all on a plain thread.
+/// `TcpStream` in a green thread, or a std stream on a plain thread (prefer std's Unix sockets
+/// to may 0.3.51's, see [`convenience`](crate::convenience)).
 ///
 /// eventlet: `backdoor((conn, addr), locals)`, which schedules the console and returns; this
 /// runs it in the caller (use `spawn_n(move || backdoor(stream, &commands))` for eventlet's).
 ///
 /// ```
 /// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
 /// use greenfetch::{backdoor, Commands};
 ///
-/// let (mut client, server) = may::os::unix::net::UnixStream::pair()?;
+/// // On a plain thread, where blocking is fine, any std stream can carry a console.
+/// let (mut client, server) = UnixStream::pair()?;
 /// let commands = Commands::new().command("hi", "greet", |_| "hello".into());
-/// greenfetch::spawn_n(move || { let _ = backdoor(server, &commands); });
+/// let console = std::thread::spawn(move || backdoor(server, &commands));
 ///
 /// client.write_all(b"hi\n")?;
 /// client.shutdown(std::net::Shutdown::Write)?; // end of input closes the console
 /// let mut transcript = String::new();
 /// client.read_to_string(&mut transcript)?;
 /// assert!(transcript.ends_with(">>> hello\n>>> "));
+/// console.join().unwrap()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn backdoor<S: Read + Write>(stream: S, commands: &Commands) -> io::Result<()> {
@@ -330,7 +340,8 @@ fn is_loopback(ip: IpAddr) -> bool {
 /// Refuses (with `ErrorKind::InvalidInput`) a listener whose local address is not loopback.
 /// Clients that disconnect at once, and accept errors that only concern such a client, do not
 /// stop it; it returns only on another accept error. Stop it by running it in a green thread
-/// and [`kill`](crate::GreenThread::kill)ing that.
+/// and [`kill`](crate::GreenThread::kill)ing that. Called from a plain thread, it runs its
+/// accept loop in a green thread and blocks the thread until that ends.
 ///
 /// eventlet: `backdoor_server(sock, locals)`, which also prints the address it listens on;
 /// this prints nothing.
@@ -350,6 +361,11 @@ pub fn backdoor_server(listener: TcpListener, commands: Commands) -> io::Result<
         ));
     }
     let commands = Arc::new(commands);
+    // On a plain thread, the accept loop still runs in a green thread (see `convenience`).
+    in_green_thread(move || accept_loop(&listener, &commands))
+}
+
+fn accept_loop(listener: &TcpListener, commands: &Arc<Commands>) -> io::Result<()> {
     loop {
         match listener.accept() {
             Ok((stream, _peer)) => {

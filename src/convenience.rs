@@ -2,7 +2,7 @@
 //! on may's cooperative sockets.
 //!
 //! The sockets are `may::net`'s: in a green thread their `accept`, `read` and `write` park the
-//! green thread, not the OS thread; on a plain thread they block it, as std's would.
+//! green thread, not the OS thread.
 //!
 //! # Examples
 //!
@@ -53,7 +53,22 @@
 //! - A host name is resolved with the system's blocking resolver: from a green thread, pass an
 //!   IP address.
 //!
-//! Layer: networking (uses [`greenthread`](crate::greenthread), [`greenpool`](crate::greenpool),
+//! **Known may 0.3.51 defects** (found while testing this module; greenfetch cannot fix them):
+//!
+//! - `TcpStream::connect`, which [`connect`] uses, has a rare race that can leave the
+//!   connecting side parked forever or crash the process: about once in 100,000 connects in a
+//!   stress test of concurrent connect-read-close rounds, and more often from a plain thread
+//!   (where may goes through a per-thread proxy coroutine) than from a green thread. Connect
+//!   from green threads.
+//! - may's Unix sockets (`may::os::unix::net`) close their file descriptor before removing it
+//!   from epoll, so dropping one can unregister a socket that another thread has just opened
+//!   under the same descriptor number; that socket then never wakes up. Prefer TCP on loopback,
+//!   or std's Unix sockets on plain threads.
+//!
+//! [`serve`] and [`backdoor_server`](crate::backdoor_server) do all their socket work in green
+//! threads, whoever calls them.
+//!
+//! Layer: networking (uses [`greenthread`], [`greenpool`](crate::greenpool),
 //! [`queue`](crate::queue) and `may::net`).
 
 use std::error::Error;
@@ -124,15 +139,22 @@ pub fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
 /// In a green thread the connect parks the green thread only.
 ///
 /// ```
-/// use std::io::Read;
+/// use std::io::{Read, Write};
 ///
 /// let listener = greenfetch::listen("127.0.0.1:0")?;
 /// let addr = listener.local_addr()?;
-/// let conn = greenfetch::connect(addr)?;
-/// let (mut server_side, peer) = listener.accept()?;
-/// assert_eq!(peer, conn.local_addr()?);
-/// drop(conn);
-/// assert_eq!(server_side.read(&mut [0; 8])?, 0); // the client closed
+/// let server = greenfetch::spawn(move || -> std::io::Result<Vec<u8>> {
+///     let (mut conn, _peer) = listener.accept()?;
+///     let mut got = Vec::new();
+///     conn.read_to_end(&mut got)?;
+///     Ok(got)
+/// });
+/// let client = greenfetch::spawn(move || -> std::io::Result<()> {
+///     let mut conn = greenfetch::connect(addr)?;
+///     conn.write_all(b"hello")
+/// });
+/// client.wait().unwrap()?;
+/// assert_eq!(server.wait().unwrap()?, b"hello");
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
@@ -219,6 +241,24 @@ where
     match outcome {
         Outcome::Stop => Ok(()),
         Outcome::Failed(e) => Err(e),
+    }
+}
+
+/// Runs `f` in a green thread: right here if the caller is one, otherwise in a new one that
+/// the calling thread waits for (on a plain thread may's sockets go through a proxy coroutine
+/// per thread, its less reliable path). A panic in `f` is resumed in the caller.
+pub(crate) fn in_green_thread<T, F>(f: F) -> io::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    if may::coroutine::is_coroutine() {
+        return f();
+    }
+    match greenthread::spawn(f).wait() {
+        Ok(r) => r,
+        Err(WaitError::Panicked(m)) => std::panic::resume_unwind(Box::new(m)),
+        Err(e) => Err(io::Error::other(e)),
     }
 }
 
