@@ -42,6 +42,12 @@
 //! | `with Timeout(s):` | [`Timeout::new`]`(d).run(\|\| ...)` → `Result<T, TimedOut>` |
 //! | `with Timeout(s, False):` | [`Timeout::run_silent`] → `Option<T>` |
 //! | `with_timeout(s, f, timeout_value=v)` | [`with_timeout`]`(d, f).unwrap_or(v)` |
+//! | `listen(addr)`, `connect(addr)` | [`listen`], [`connect`] → may's `TcpListener`, `TcpStream` |
+//! | `serve(sock, handle, concurrency)` | [`serve`]`(listener, handler, concurrency)` → `io::Result<()>` |
+//! | `raise StopServe` in a handler | `return Err(StopServe.into())`: [`StopServe`], [`HandlerError`] |
+//! | `backdoor_server(sock, locals)` | [`backdoor_server`]`(listener, commands)`, loopback only |
+//! | `backdoor((conn, addr), locals)` | [`backdoor()`]`(stream, &commands)`: runs the console in the caller |
+//! | backdoor `locals` | [`Commands`]: named `Fn(&str) -> String` with one-line descriptions |
 //! | `eventlet.hubs.use_hub()` | [`hub::configure`] (workers, stack size) |
 //! | `monkey_patch()` | nothing to patch: all I/O goes through may's cooperative sockets |
 //!
@@ -82,6 +88,8 @@ pub mod server;
 pub mod timeout;
 mod wait;
 
+pub use backdoor::{backdoor, backdoor_server, Commands};
+pub use convenience::{connect, listen, serve, HandlerError, StopServe};
 pub use event::{AlreadySent, Event, NotSent};
 pub use greenpile::GreenPile;
 pub use greenpool::{GreenPool, Imap, ImapUnordered, InsidePool};
