@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use may::coroutine::ParkError;
 use may::sync::Blocker;
 
 /// Locks a std mutex, ignoring poisoning: every critical section in the crate leaves its state
@@ -74,18 +75,19 @@ impl<V> Waiter<V> {
             if self.is_ready() {
                 return true;
             }
-            if std::thread::panicking() {
-                // A coroutine unwinding from a kill cannot park again (may would return at
-                // once, forever): give up the wait instead of spinning.
-                return false;
-            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return self.is_ready();
             }
             // No may timeout: the notifier or the alarm unparks us (an unpark that comes first
             // is kept, so the park then returns at once). A wake-up for neither, such as the
             // alarm of an earlier wait on this blocker, just goes round again.
-            let _ = self.blocker.park(None);
+            if let Err(ParkError::Canceled) = self.blocker.park(None) {
+                // This green thread was killed and is unwinding (a `Drop` is waiting): may
+                // will not park it again, so give up the wait instead of spinning. (Not
+                // `std::thread::panicking()`: that counts per OS thread, and another green
+                // thread unwinding on this worker would make it true here.)
+                return self.is_ready();
+            }
         }
     }
 }

@@ -33,6 +33,8 @@ fn examples_dir() -> &'static PathBuf {
                 "echo_server",
                 "--example",
                 "backdoor",
+                "--example",
+                "client",
             ])
             .arg("--target-dir")
             .arg(target_dir);
@@ -173,4 +175,33 @@ fn backdoor_example_answers_help_and_stats() {
 
     let rest = job.finish();
     assert!(rest.starts_with("final count: "), "stdout: {rest:?}");
+}
+
+/// examples/client.rs is eventlet's client pattern: with no arguments it fetches pages of an
+/// embedded fixture server and prints each body's length in input order.
+#[test]
+fn client_example_prints_lengths_in_input_order() {
+    let out = Running::start("client", &[]).finish();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 8, "{out}");
+    // Five delayed pages (later ones answer first), then three sized ones; all in input order.
+    for (i, line) in lines[..5].iter().enumerate() {
+        let tag = (i + 1) * 100;
+        let want = format!(
+            "/delay/{}/{tag}: {} bytes",
+            100 - 20 * (i + 1),
+            tag.to_string().len() + 1
+        );
+        assert!(
+            line.ends_with(&want),
+            "line {i}: {line:?} should end with {want:?}"
+        );
+    }
+    for (i, line) in lines[5..].iter().enumerate() {
+        let n = (i + 1) * 1000;
+        assert!(
+            line.ends_with(&format!("/bytes/{n}: {n} bytes")),
+            "{line:?}"
+        );
+    }
 }
