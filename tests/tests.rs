@@ -38,6 +38,7 @@ mod timeout; // Timeout and with_timeout: expiry, cancel, silent, never, nesting
 
 // The networking and application layers.
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
+mod feed; // feed titles vs feedparser's answers (fixtures/feeds), autodiscovery, HTML titles, the stack
 mod fixture; // the fixture server: endpoints, keep-alive, faults, port 0, stop
 mod green_ureq; // the green ureq agent: reuse, overlap, TLS via wrap_ssl, injected resolver
 mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)
