@@ -206,7 +206,7 @@ pub fn title_from_bytes(body: &[u8], content_type: Option<&str>) -> Result<FeedI
     };
     let bozo = decoded.bozo.or(found.bozo);
     match found.title {
-        Some(title) if !title.is_empty() => Ok(FeedInfo {
+        Some(title) if !title.chars().all(char::is_whitespace) => Ok(FeedInfo {
             title,
             kind: found.kind,
             entries: found.entries,
@@ -1000,37 +1000,48 @@ fn xml_title(text: &str) -> Result<Found, Error> {
         1 => first.clone(),
         n => format!("{first} (and {} more)", n - 1),
     });
-    let mut found = None;
-    if root.feed_rs {
-        if let Ok(feed) = feed_rs::parser::parse(repaired.as_bytes()) {
-            let title = feed.title.as_ref().map(|t| feed_rs_text(t, root.kind));
-            if title.as_deref().is_some_and(|t| !t.is_empty()) {
-                found = Some(Found {
-                    kind: root.kind,
-                    title,
-                    entries: feed
-                        .entries
-                        .iter()
-                        .map(|e| {
-                            e.title
-                                .as_ref()
-                                .map(|t| feed_rs_text(t, root.kind))
-                                .unwrap_or_default()
-                        })
-                        .collect(),
-                    bozo: None,
-                });
+    let feed = if root.feed_rs {
+        feed_rs::parser::parse(repaired.as_bytes()).ok()
+    } else {
+        None
+    };
+    let mut found = match feed {
+        Some(feed) => {
+            // feed-rs read the document. The feed's title element is still read as feedparser
+            // reads it (the first one, all of its text, its type and mode), by the scanner,
+            // which stops once it has it: feed-rs keeps only the text before an inline element
+            // (`<title>A <b>b</b> c</title>` gives "A") and the last of two titles. feed-rs
+            // drops RSS 1.0 items without a link, so their entries come from a whole scan.
+            let scope = if root.kind == FeedKind::Rss10 {
+                Scope::Whole
+            } else {
+                Scope::FeedTitle
+            };
+            let own = scan(&repaired, root.kind, scope);
+            let entries = if scope == Scope::Whole {
+                own.entries
+            } else {
+                feed.entries
+                    .iter()
+                    .map(|e| {
+                        e.title
+                            .as_ref()
+                            .map(|t| feed_rs_text(t, root.kind))
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            };
+            let title = own
+                .title
+                .or_else(|| feed.title.as_ref().map(|t| feed_rs_text(t, root.kind)));
+            Found {
+                kind: own.kind,
+                title,
+                entries,
+                bozo: own.bozo,
             }
         }
-    }
-    let mut found = match found {
-        // feed-rs drops RSS 1.0 items that have no link; feedparser keeps them.
-        Some(mut f) if f.kind == FeedKind::Rss10 => {
-            f.entries = scan(&repaired, root.kind).entries;
-            f
-        }
-        Some(f) => f,
-        None => scan(&repaired, root.kind),
+        None => scan(&repaired, root.kind, Scope::Whole),
     };
     found.bozo = repair_bozo.or(found.bozo);
     Ok(found)
@@ -1081,6 +1092,7 @@ fn repair_references<'a>(text: &'a str, notes: &mut Vec<String>) -> Cow<'a, str>
                     None => (len, None),
                 }
             }
+            Reference::Windows1252(len, c) => (len, Some(format!("&#{};", c as u32))),
             Reference::BadNumber(len) => {
                 notes.push(format!("invalid character reference &{}", &rest[..len]));
                 (len, Some("&#xFFFD;".to_owned()))
@@ -1113,6 +1125,8 @@ enum Reference {
     Named(usize),
     /// A numeric reference to a character XML forbids.
     BadNumber(usize),
+    /// A numeric reference to a C1 control that windows-1252 has a character for.
+    Windows1252(usize, char),
     /// An `&` that starts no reference.
     Stray,
 }
@@ -1131,13 +1145,21 @@ fn reference(rest: &str) -> Reference {
             return Reference::Stray;
         }
         let total = skip + len + 1;
-        let ok = u32::from_str_radix(&digits[..len], radix)
-            .ok()
-            .and_then(char::from_u32)
-            .is_some_and(|c| {
-                matches!(c, '\t' | '\n' | '\r')
-                    || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
-            });
+        let code = u32::from_str_radix(&digits[..len], radix).ok();
+        // HTML (and feedparser) read &#128; to &#159; as windows-1252, where authors meant it.
+        if let Some(byte) = code
+            .and_then(|c| u8::try_from(c).ok())
+            .filter(|b| *b >= 0x80 && *b < 0xa0)
+        {
+            let bytes = [byte];
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes);
+            if let Some(c) = text.chars().next().filter(|c| *c as u32 != u32::from(byte)) {
+                return Reference::Windows1252(total, c);
+            }
+        }
+        let ok = code.and_then(char::from_u32).is_some_and(|c| {
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+        });
         return if ok {
             Reference::Fine(total)
         } else {
@@ -1190,6 +1212,15 @@ fn skip_markup(text: &str, at: usize) -> usize {
     }
 }
 
+/// How much of the document [`scan`] reads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Scope {
+    /// Up to the end of the feed's own title element.
+    FeedTitle,
+    /// All of it: the title, `dc:title`, the entry titles, the first error.
+    Whole,
+}
+
 /// Which title an element being read is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Target {
@@ -1211,7 +1242,7 @@ struct Capture {
 /// well-formedness error, matching element names without regard to case, and takes the first
 /// `title` of the channel (RSS) or feed (Atom), else its `dc:title`, and the first `title` of
 /// each item or entry. What was read before an error counts; the error is the bozo note.
-fn scan(text: &str, kind: FeedKind) -> Found {
+fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
     let mut reader = NsReader::from_str(text);
     reader.config_mut().expand_empty_elements = true;
     // Each open element: lower-cased local name, and whether it is a feed or entry container.
@@ -1298,6 +1329,10 @@ fn scan(text: &str, kind: FeedKind) -> Found {
                     if let Some(c) = capture.take() {
                         let value = title_text(&c, kind);
                         match c.target {
+                            Target::Feed if scope == Scope::FeedTitle => {
+                                title = Some(value);
+                                break;
+                            }
                             Target::Feed => title = Some(value),
                             Target::DcFeed => dc_title = Some(value),
                             Target::Entry => {
@@ -1761,8 +1796,11 @@ mod tests {
     fn repairs_references() {
         let mut notes = Vec::new();
         assert_eq!(
-            repair_references("a &eacute; &amp; & b &#0; &#233; &unknown;", &mut notes),
-            "a &#233; &amp; &amp; b &#xFFFD; &#233; &unknown;"
+            repair_references(
+                "a &eacute; &amp; & b &#0; &#233; &unknown; &#147;",
+                &mut notes
+            ),
+            "a &#233; &amp; &amp; b &#xFFFD; &#233; &unknown; &#8220;"
         );
         assert_eq!(notes.len(), 3, "{notes:?}");
         // CDATA, comments, PIs and the DOCTYPE keep their ampersands.
@@ -1809,7 +1847,11 @@ mod tests {
 
     #[test]
     fn scanner_notices_truncation() {
-        let found = scan("<rss><channel><title>T</title><item>", FeedKind::Rss);
+        let found = scan(
+            "<rss><channel><title>T</title><item>",
+            FeedKind::Rss,
+            Scope::Whole,
+        );
         assert_eq!(found.title.as_deref(), Some("T"));
         assert!(found.bozo.unwrap().contains("<item>"));
         let e = title_from_bytes(b"<rss version=\"2.0\"><channel>", None).unwrap_err();
@@ -1821,6 +1863,7 @@ mod tests {
         let found = scan(
             "<rss><channel><title>T</title><item><title>a</title></item><item><title>b</oops>",
             FeedKind::Rss,
+            Scope::Whole,
         );
         assert_eq!(found.title.as_deref(), Some("T"));
         // The second item's title was cut off by the error: only complete titles count.
@@ -1833,6 +1876,7 @@ mod tests {
         let found = scan(
             "<rss><channel><image><title>logo</title></image><item><title>i</title></item></channel></rss>",
             FeedKind::Rss,
+            Scope::Whole,
         );
         assert_eq!(found.title, None);
     }
