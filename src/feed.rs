@@ -3,11 +3,13 @@
 //!
 //! [`title_from_bytes`] is what `greenfetch titles` prints for one URL. It decodes the bytes
 //! (byte-order mark, then the Content-Type charset, then the XML declaration, then UTF-8; every
-//! WHATWG encoding plus the DOS/IBM and Mac code pages), parses with feed-rs, and falls back to
-//! a lenient scanner where feed-rs gives up: RSS without a version, RSS 0.90, Atom 0.3 (base64
-//! and escaped titles), `dc:title`, element names in odd case, undeclared HTML entities, a stray
-//! `&`, a document broken after its title. Titles come back as text: HTML titles lose their tags,
-//! references are decoded, runs of whitespace become one space.
+//! WHATWG encoding plus the DOS/IBM and Mac code pages) and parses with feed-rs. A lenient
+//! quick-xml scanner takes over where feed-rs gives up (RSS without a version, RSS 0.90, Atom 0.3
+//! with base64 and escaped titles, `dc:title`, element names in odd case, a document broken
+//! after its title), and always reads the feed's own title element, as feedparser does, because
+//! feed-rs loses text there (after an inline element; all but the last of two titles).
+//! Undeclared HTML entities and a stray `&` are repaired first. Titles come back as text: HTML
+//! titles lose their tags, references are decoded, runs of whitespace become one space.
 //!
 //! The reference for "the right title" is Python's feedparser: fixtures/feeds/expected.tsv
 //! holds its answer for every fixture, and the few places where greenfetch deliberately answers
