@@ -77,6 +77,7 @@ pub mod backdoor;
 pub mod convenience;
 pub mod error;
 pub mod event;
+pub mod feed;
 pub mod fetch;
 pub mod green;
 pub mod greenpile;
