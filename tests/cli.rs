@@ -468,3 +468,141 @@ fn a_tty_less_empty_stdin_is_just_no_input() {
     assert_eq!(code(&out), 0);
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn per_host_limit_keeps_one_connection_to_the_host() {
+    // Structure, not speed: with --per-host 1 the five requests take turns on one keep-alive
+    // connection; without it, five run at once on five connections.
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let lines: String = (0..5)
+        .map(|i| format!("{}\n", srv.url(&format!("/delay/50/{i}"))))
+        .collect();
+    let out = run(&["fetch", "-q", "-c", "5", "--per-host", "1"], &lines);
+    assert_eq!(code(&out), 0);
+    assert_eq!(srv.connections(), 1);
+    let free = FixtureServer::start("127.0.0.1:0").unwrap();
+    let lines: String = (0..5)
+        .map(|i| format!("{}\n", free.url(&format!("/delay/200/{i}"))))
+        .collect();
+    let out = run(&["fetch", "-q", "-c", "5"], &lines);
+    assert_eq!(code(&out), 0);
+    assert_eq!(free.connections(), 5);
+}
+
+#[test]
+fn rate_spaces_the_starts() {
+    // 5 requests at 20/s start 50 ms apart: the run cannot end before 4 gaps have passed.
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let lines: String = (0..5)
+        .map(|i| format!("{}\n", srv.url(&format!("/bytes/{i}"))))
+        .collect();
+    let t0 = std::time::Instant::now();
+    let out = run(&["fetch", "-q", "--rate", "20/s"], &lines);
+    assert_eq!(code(&out), 0);
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(200));
+}
+
+#[test]
+fn ctrl_c_flushes_the_finished_prefix_and_exits_130() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    // Three quick answers, then one that hangs: the prefix is done, the rest never will be.
+    let lines = format!(
+        "{}\n{}\n{}\n{}\n{}\n",
+        srv.url("/delay/0/a"),
+        srv.url("/delay/0/b"),
+        srv.url("/delay/0/c"),
+        srv.url("/fault/hang"),
+        srv.url("/delay/0/d"),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+        .args(["fetch", "-q", "--timeout", "60s"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut prefix = [0u8; 6];
+    stdout.read_exact(&mut prefix).unwrap(); // the three quick bodies are out
+    assert_eq!(&prefix, b"a\nb\nc\n");
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        rest.is_empty(),
+        "nothing past the unfinished line: {rest:?}"
+    );
+}
+
+#[test]
+fn the_backdoor_reports_stats_and_resizes_the_pool() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let backdoor = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+        .args(["fetch", "-q", "-c", "3", "--backdoor", &backdoor])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    sin.write_all(format!("{}\n", srv.url("/delay/0/first")).as_bytes())
+        .unwrap();
+    sin.flush().unwrap();
+    let mut stdout = BufReaderWrap(std::io::BufReader::new(child.stdout.take().unwrap()));
+    assert_eq!(stdout.line(), "first\n"); // the run is under way, and so is the backdoor
+    let conn = std::net::TcpStream::connect(&backdoor).unwrap();
+    let mut r = std::io::BufReader::new(conn.try_clone().unwrap());
+    let mut w = conn;
+    let mut ask = |cmd: Option<&str>| -> String {
+        if let Some(cmd) = cmd {
+            w.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+        }
+        let mut acc = String::new();
+        loop {
+            let mut b = [0u8; 1];
+            if r.read(&mut b).unwrap() == 0 {
+                break;
+            }
+            acc.push(b[0] as char);
+            if acc.ends_with(">>> ") {
+                break;
+            }
+        }
+        acc
+    };
+    let banner = ask(None);
+    assert!(banner.contains("backdoor"), "{banner}");
+    let stats = ask(Some("stats"));
+    assert!(stats.contains("done 1 failed 0"), "{stats}");
+    assert!(ask(Some("resize 7")).contains("size 7"));
+    assert!(ask(Some("pool")).contains("size 7"));
+    drop(sin); // end of input: the run ends
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+struct BufReaderWrap<R>(std::io::BufReader<R>);
+
+impl<R: Read> BufReaderWrap<R> {
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut s = String::new();
+        self.0.read_line(&mut s).unwrap();
+        s
+    }
+}

@@ -225,6 +225,12 @@ fn fetch(a: FetchArgs) -> u8 {
 
     let fetcher = Arc::new(Fetcher::new(cfg));
     let pool = GreenPool::new(a.net.concurrency.max(1));
+    let stats = Arc::new(RunStats::default());
+    if let Some(addr) = a.backdoor {
+        if let Err(e) = start_backdoor(addr, &pool, &stats) {
+            return usage_error(format!("--backdoor {addr}: {e}"));
+        }
+    }
     let task = move |inp: input::Input| {
         let fetched = match &inp.url {
             Ok(url) => fetcher.fetch(url),
@@ -243,6 +249,15 @@ fn fetch(a: FetchArgs) -> u8 {
         done += 1;
         if !o.fetched.is_ok() {
             failed += 1;
+        }
+        stats.done.store(done, Ordering::Relaxed);
+        stats.failed.store(failed, Ordering::Relaxed);
+        if stats.quiet.load(Ordering::Relaxed) != pb.is_hidden() {
+            pb.set_draw_target(if stats.quiet.load(Ordering::Relaxed) {
+                indicatif::ProgressDrawTarget::hidden()
+            } else {
+                indicatif::ProgressDrawTarget::stderr()
+            });
         }
         pb.set_position(done);
         progress::set_errors(&pb, failed);
@@ -305,6 +320,122 @@ fn fetch(a: FetchArgs) -> u8 {
         Ok(false) if failed > 0 => EXIT_SOME_FAILED,
         Ok(false) => EXIT_OK,
     }
+}
+
+/// Counters the backdoor reads while a run goes on.
+#[derive(Debug, Default)]
+struct RunStats {
+    done: AtomicU64,
+    failed: AtomicU64,
+    /// Size to restore on `resume` (0: not paused).
+    paused_size: AtomicU64,
+    quiet: AtomicBool,
+}
+
+/// Serves the backdoor console on a loopback address, in a green thread, for the whole run.
+fn start_backdoor(
+    addr: std::net::SocketAddr,
+    pool: &GreenPool,
+    stats: &Arc<RunStats>,
+) -> io::Result<()> {
+    if !addr.ip().is_loopback() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the backdoor listens on loopback addresses only",
+        ));
+    }
+    let listener = greenfetch::listen(addr)?;
+    eprintln!("greenfetch: backdoor on {}", listener.local_addr()?);
+    let (p1, p2, p3, p4, p5) = (
+        pool.clone(),
+        pool.clone(),
+        pool.clone(),
+        pool.clone(),
+        pool.clone(),
+    );
+    let (s1, s2, s3, s4, s5) = (
+        stats.clone(),
+        stats.clone(),
+        stats.clone(),
+        stats.clone(),
+        stats.clone(),
+    );
+    let commands = greenfetch::backdoor::Commands::new()
+        .command(
+            "stats",
+            "results so far: done, failed, running",
+            move |_| {
+                format!(
+                    "done {} failed {} running {}",
+                    s1.done.load(Ordering::Relaxed),
+                    s1.failed.load(Ordering::Relaxed),
+                    p1.running()
+                )
+            },
+        )
+        .command(
+            "pool",
+            "the fetch pool: size, running, free, waiting",
+            move |_| {
+                format!(
+                    "size {} running {} free {} waiting {}",
+                    p2.size(),
+                    p2.running(),
+                    p2.free(),
+                    p2.waiting()
+                )
+            },
+        )
+        .command(
+            "resize",
+            "resize N: change the concurrency",
+            move |arg| match arg.trim().parse::<usize>() {
+                Ok(n) => {
+                    p3.resize(n);
+                    s2.paused_size.store(0, Ordering::Relaxed);
+                    format!("size {n}")
+                }
+                Err(_) => "usage: resize N".to_owned(),
+            },
+        )
+        .command(
+            "pause",
+            "start no new fetch (running ones finish)",
+            move |_| {
+                let size = p4.size();
+                if size > 0 {
+                    s3.paused_size.store(size as u64, Ordering::Relaxed);
+                    p4.resize(0);
+                }
+                "paused".to_owned()
+            },
+        )
+        .command("resume", "undo pause", move |_| {
+            let size = s4.paused_size.swap(0, Ordering::Relaxed);
+            if size > 0 {
+                p5.resize(size as usize);
+            }
+            format!("resumed at size {}", p5.size())
+        })
+        .command("quiet", "hide the progress display", move |_| {
+            s5.quiet.store(true, Ordering::Relaxed);
+            "quiet".to_owned()
+        });
+    let s6 = stats.clone();
+    let commands = commands.command(
+        "verbose",
+        "show the progress display (on a terminal)",
+        move |_| {
+            s6.quiet.store(false, Ordering::Relaxed);
+            "verbose".to_owned()
+        },
+    );
+    greenfetch::spawn_n(move || {
+        if let Err(e) = greenfetch::backdoor::backdoor_server(listener, commands) {
+            eprintln!("greenfetch: backdoor stopped: {e}");
+        }
+    });
+    Ok(())
 }
 
 /// A task that died (a bug) still gives its input an outcome.
