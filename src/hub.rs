@@ -4,6 +4,11 @@
 //! so the hub is only its settings. They must be fixed before the first coroutine, may socket or
 //! may channel exists, because may reads them once when its scheduler starts.
 //!
+//! Every greenfetch entry point (spawn, the primitives, `listen`, `connect`, the green agent,
+//! the servers) fixes the settings before it touches may. If you use may's own API first (a
+//! `may::net` socket, `may::go!`), call [`settings`] (or [`configure`]) before it: otherwise may
+//! starts with its own 32 KiB stacks, which a TLS handshake or a feed parse overflows.
+//!
 //! Layer: runtime (uses only `may` and `std`).
 //!
 //! # Examples

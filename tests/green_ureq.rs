@@ -110,7 +110,7 @@ fn tls_server(body: &'static str) -> (SocketAddr, Vec<u8>) {
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let der = cert.cert.der().to_vec();
     let config = server_config(vec![der.clone()], cert.signing_key.serialize_der()).unwrap();
-    let listener = may::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = greenfetch::listen("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     greenfetch::spawn_n(move || {
         for sock in listener.incoming() {

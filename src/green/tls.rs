@@ -20,7 +20,7 @@
 //! let cert_der = cert.cert.der().to_vec();
 //! let key_der = cert.signing_key.serialize_der();
 //!
-//! let listener = may::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let listener = greenfetch::listen("127.0.0.1:0").unwrap();
 //! let addr = listener.local_addr().unwrap();
 //! let server = server_config(vec![cert_der.clone()], key_der).unwrap();
 //! let srv = greenfetch::spawn(move || {
@@ -32,16 +32,21 @@
 //!     tls.flush().unwrap();
 //! });
 //!
-//! let sock = may::net::TcpStream::connect(addr).unwrap();
-//! let side = TlsSide::Client {
-//!     server_name: "localhost".into(),
-//!     config: client_config(&[cert_der]).unwrap(),
-//! };
-//! let mut tls = wrap_ssl(sock, side).unwrap();
-//! tls.write_all(b"hello").unwrap();
-//! let mut back = [0u8; 5];
-//! tls.read_exact(&mut back).unwrap();
-//! assert_eq!(&back, b"hello");
+//! // The client runs in a green thread too: may's sockets are meant for coroutines.
+//! let client = greenfetch::spawn(move || {
+//!     let sock = greenfetch::connect(addr).unwrap();
+//!     let side = TlsSide::Client {
+//!         server_name: "localhost".into(),
+//!         config: client_config(&[cert_der]).unwrap(),
+//!     };
+//!     let mut tls = wrap_ssl(sock, side).unwrap();
+//!     tls.write_all(b"hello").unwrap();
+//!     tls.flush().unwrap();
+//!     let mut back = [0u8; 5];
+//!     tls.read_exact(&mut back).unwrap();
+//!     back
+//! });
+//! assert_eq!(&client.wait().unwrap(), b"hello");
 //! srv.wait().unwrap();
 //! ```
 
