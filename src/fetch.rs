@@ -429,11 +429,25 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after)
             .map(|d| d.min(self.cfg.retry_cap));
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(self.cfg.max_body)
-            .read_to_vec();
+        // Size the buffer from Content-Length (capped): a large body is then read in place
+        // instead of through a series of doubling copies.
+        let hint = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(0, |n| n.min(self.cfg.max_body).min(64 << 20) as usize);
+        let body = {
+            use std::io::Read;
+            let mut buf = Vec::with_capacity(hint);
+            resp.body_mut()
+                .with_config()
+                .limit(self.cfg.max_body)
+                .reader()
+                .read_to_end(&mut buf)
+                .map(|_| buf)
+                .map_err(ureq::Error::from)
+        };
         match body {
             Ok(b) => {
                 out.bytes = b.len() as u64;
