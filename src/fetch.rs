@@ -260,6 +260,22 @@ enum Attempt {
     },
 }
 
+impl Attempt {
+    /// A failed attempt: worth another try when the failure is transient.
+    fn failed(mut out: Fetched, err: Error) -> Attempt {
+        let transient = err.kind.is_transient();
+        out.error = Some(err);
+        if transient {
+            Attempt::Retry {
+                result: out,
+                wait: None,
+            }
+        } else {
+            Attempt::Done(out)
+        }
+    }
+}
+
 impl Fetcher {
     /// A fetcher with its own green agent.
     ///
@@ -393,19 +409,7 @@ impl Fetcher {
         };
         let mut resp = match req.call() {
             Ok(r) => r,
-            Err(e) => {
-                let err = Error::from(e);
-                let transient = err.kind.is_transient();
-                out.error = Some(err);
-                return if transient {
-                    Attempt::Retry {
-                        result: out,
-                        wait: None,
-                    }
-                } else {
-                    Attempt::Done(out)
-                };
-            }
+            Err(e) => return Attempt::failed(out, Error::from(e)),
         };
         out.ttfb = Some(t0.elapsed());
         let status = resp.status().as_u16();
@@ -460,16 +464,7 @@ impl Fetcher {
                 if err.kind == ErrorKind::BodyTooLarge {
                     err.message = format!("body larger than {} bytes", self.cfg.max_body);
                 }
-                let transient = err.kind.is_transient();
-                out.error = Some(err);
-                return if transient {
-                    Attempt::Retry {
-                        result: out,
-                        wait: None,
-                    }
-                } else {
-                    Attempt::Done(out)
-                };
+                return Attempt::failed(out, err);
             }
         }
         if status >= 400 {

@@ -11,29 +11,7 @@ use serde_json::Value;
 
 /// Runs `greenfetch ARGS` with `stdin` as input, hermetically.
 fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env("NO_COLOR", "1")
-        .env_remove("HOME")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the greenfetch binary runs");
-    let mut sin = child.stdin.take().unwrap();
-    let input = stdin.to_owned();
-    let feeder = std::thread::spawn(move || {
-        let _ = sin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "a panic reached the user: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_bytes(args, stdin.as_bytes())
 }
 
 fn jsonl(out: &Output) -> Vec<Value> {
@@ -120,15 +98,19 @@ fn jsonl_has_one_record_per_input_line_in_order_with_typed_errors() {
     assert_eq!(recs[6]["status"], 404);
 }
 
+/// Runs `greenfetch ARGS` with `stdin` (any bytes) as input, hermetically; no panic may reach
+/// the user.
 fn run_bytes(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
         .args(args)
         .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
+        .env_remove("HOME")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .expect("the greenfetch binary runs");
     let mut sin = child.stdin.take().unwrap();
     let input = stdin.to_vec();
     let feeder = std::thread::spawn(move || {
@@ -136,7 +118,11 @@ fn run_bytes(args: &[&str], stdin: &[u8]) -> Output {
     });
     let out = child.wait_with_output().unwrap();
     feeder.join().unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "a panic reached the user: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
