@@ -592,3 +592,44 @@ impl<R: Read> BufReaderWrap<R> {
         s
     }
 }
+
+#[test]
+fn cacert_trusts_a_private_certificate_in_pem_and_der() {
+    let (addr, der) = crate::green_ureq::tls_server("private hello");
+    let dir = tempdir();
+    let der_file = dir.join("ca.der");
+    std::fs::write(&der_file, &der).unwrap();
+    let pem_file = dir.join("ca.pem");
+    let b64 = base64_lines(&der);
+    std::fs::write(
+        &pem_file,
+        format!("-----BEGIN CERTIFICATE-----\n{b64}-----END CERTIFICATE-----\n"),
+    )
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}/", addr.port());
+    for ca in [&der_file, &pem_file] {
+        let out = run(
+            &["fetch", "-q", "--cacert", ca.to_str().unwrap(), "-u", &url],
+            "",
+        );
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, b"private hello");
+    }
+    let untrusted = run(
+        &["fetch", "-q", "-f", "jsonl", "--retries", "0", "-u", &url],
+        "",
+    );
+    assert_eq!(jsonl(&untrusted)[0]["error"]["kind"], "tls");
+}
+
+/// Standard base64 in 64-column lines, for writing a PEM file in the test.
+fn base64_lines(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let s = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut out = String::new();
+    for line in s.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out
+}

@@ -104,8 +104,9 @@ fn injected_resolver_maps_names_and_simulates_dns_failure() {
     assert_eq!(dns.unwrap_err().kind, ErrorKind::Dns);
 }
 
-/// A one-response-per-connection HTTPS server on `wrap_ssl`, for the TLS tests.
-fn tls_server(body: &'static str) -> (SocketAddr, Vec<u8>) {
+/// A one-response-per-connection HTTPS server on `wrap_ssl`, for the TLS tests: its address
+/// and its certificate (DER).
+pub(crate) fn tls_server(body: &'static str) -> (SocketAddr, Vec<u8>) {
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let der = cert.cert.der().to_vec();

@@ -67,57 +67,20 @@ fn install_interrupt_handler() {
 
 /// Reads a CA certificate file: PEM (one or more certificates) or DER.
 fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if !bytes.starts_with(b"-----BEGIN") {
         return Ok(vec![bytes]);
     }
-    let text = String::from_utf8_lossy(&bytes);
-    let mut out = Vec::new();
-    let mut in_cert = false;
-    let mut b64 = String::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with("-----BEGIN CERTIFICATE") {
-            in_cert = true;
-            b64.clear();
-        } else if line.starts_with("-----END CERTIFICATE") {
-            in_cert = false;
-            out.push(decode_base64(&b64).ok_or_else(|| format!("{}: bad PEM", path.display()))?);
-        } else if in_cert {
-            b64.push_str(line);
-        }
-    }
-    if out.is_empty() {
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: bad PEM: {e}", path.display()))?;
+    if certs.is_empty() {
         return Err(format!("{}: no certificate found", path.display()));
     }
-    Ok(out)
-}
-
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let clean: Vec<u8> = s
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-        .collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= val(*c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    Ok(certs)
 }
 
 /// Resolves the network options into the library's fetch settings.
