@@ -367,24 +367,12 @@ pub fn backdoor_server(listener: TcpListener, commands: Commands) -> io::Result<
 
 fn accept_loop(listener: &TcpListener, commands: &Arc<Commands>) -> io::Result<()> {
     loop {
-        match listener.accept() {
-            Ok((stream, _peer)) => {
-                let commands = commands.clone();
-                greenthread::spawn_n(move || {
-                    // A console's I/O error only ends that console.
-                    let _ = backdoor(stream, &commands);
-                });
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::BrokenPipe
-                ) => {}
-            Err(e) => return Err(e),
-        }
+        let (stream, _peer) = crate::convenience::accept(listener)?;
+        let commands = commands.clone();
+        greenthread::spawn_n(move || {
+            // A console's I/O error only ends that console.
+            let _ = backdoor(stream, &commands);
+        });
     }
 }
 

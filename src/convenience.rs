@@ -318,8 +318,9 @@ where
     }
 }
 
-/// Accepts one connection, retrying the errors that only concern a client that already left.
-fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+/// Accepts one connection, retrying the errors that only concern a client that already left
+/// (the backdoor's accept loop uses it too).
+pub(crate) fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
     loop {
         match listener.accept() {
             Ok(conn) => return Ok(conn),
@@ -329,6 +330,7 @@ fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
                     io::ErrorKind::ConnectionAborted
                         | io::ErrorKind::ConnectionReset
                         | io::ErrorKind::Interrupted
+                        | io::ErrorKind::BrokenPipe
                 ) => {}
             Err(e) => return Err(e),
         }

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use ureq::ResponseExt;
@@ -524,9 +524,6 @@ fn jitter() -> f64 {
     x ^= x >> 31;
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
-
-/// A shared fetcher, as the CLI and servers hold it.
-pub type SharedFetcher = Arc<Fetcher>;
 
 #[cfg(test)]
 mod tests {

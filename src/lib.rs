@@ -71,7 +71,6 @@
 //! - **A kill takes effect at the next yield point**, like eventlet's; the victim unwinds
 //!   (its `Drop`s run). A task that never yields cannot be killed or timed out.
 #![deny(missing_docs)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod backdoor;
 pub mod convenience;

@@ -41,7 +41,7 @@
 //! use greenfetch::server::FixtureServer;
 //!
 //! let server = FixtureServer::start("127.0.0.1:0")?;
-//! let mut conn = std::net::TcpStream::connect(server.addr())?;
+//! let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
 //! conn.write_all(b"GET /delay/20/hello HTTP/1.0\r\n\r\n")?;
 //! let mut reply = String::new();
 //! conn.read_to_string(&mut reply)?;
@@ -149,7 +149,7 @@ impl FixtureServer {
     /// ```
     /// use std::io::{Read, Write};
     /// let server = greenfetch::server::FixtureServer::start("127.0.0.1:0")?;
-    /// let mut conn = std::net::TcpStream::connect(server.addr())?;
+    /// let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
     /// conn.write_all(b"GET /feed/rss/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
     /// let mut reply = String::new();
     /// conn.read_to_string(&mut reply)?;

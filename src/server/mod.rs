@@ -22,7 +22,7 @@
 //! use greenfetch::server::FixtureServer;
 //!
 //! let server = FixtureServer::start("127.0.0.1:0")?;
-//! let mut conn = std::net::TcpStream::connect(server.addr())?;
+//! let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
 //! conn.write_all(b"GET /bytes/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
 //! let mut reply = String::new();
 //! conn.read_to_string(&mut reply)?;
@@ -151,7 +151,7 @@ impl Server {
     /// ```
     /// use std::io::{Read, Write};
     /// let server = greenfetch::server::FixtureServer::start("127.0.0.1:0")?;
-    /// let mut conn = std::net::TcpStream::connect(server.addr())?;
+    /// let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
     /// conn.write_all(b"GET /nope HTTP/1.0\r\n\r\n")?;
     /// conn.read_to_end(&mut Vec::new())?;
     /// assert_eq!(server.hits(), 1);
@@ -166,7 +166,7 @@ impl Server {
     /// ```
     /// use std::io::Read;
     /// let server = greenfetch::server::FixtureServer::start("127.0.0.1:0")?;
-    /// let mut conn = std::net::TcpStream::connect(server.addr())?;
+    /// let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
     /// conn.shutdown(std::net::Shutdown::Write)?;
     /// conn.read_to_end(&mut Vec::new())?; // EOF once the server has seen ours
     /// assert_eq!(server.connections(), 1);
@@ -181,11 +181,11 @@ impl Server {
     /// ```
     /// use std::io::Read;
     /// let server = greenfetch::server::FixtureServer::start("127.0.0.1:0")?;
-    /// let mut conn = std::net::TcpStream::connect(server.addr())?;
+    /// let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
     /// conn.shutdown(std::net::Shutdown::Write)?;
     /// conn.read_to_end(&mut Vec::new())?;
     /// while server.open_connections() != 0 {
-    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    ///     std::thread::sleep(std::time::Duration::from_millis(1)); // a plain thread
     /// }
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -202,7 +202,7 @@ impl Server {
     /// let server = greenfetch::server::FixtureServer::start("127.0.0.1:0")?;
     /// let addr = server.addr();
     /// server.stop();
-    /// assert!(std::net::TcpStream::connect(addr).is_err());
+    /// assert!(std::net::TcpStream::connect(addr).is_err()); // a plain thread
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(mut self) {
