@@ -195,6 +195,8 @@ pub struct Fetched {
     pub status: Option<u16>,
     /// The response's `Content-Type`.
     pub content_type: Option<String>,
+    /// The response's `Link` headers, joined with `, ` (feed autodiscovery reads them).
+    pub link: Option<String>,
     /// The body (empty when `keep_body` is off).
     pub body: Vec<u8>,
     /// Bytes of body received (after decompression).
@@ -427,6 +429,19 @@ impl Fetcher {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let mut links = resp
+            .headers()
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        if let Some(first) = links.next() {
+            let mut all = first.to_owned();
+            for more in links {
+                all.push_str(", ");
+                all.push_str(more);
+            }
+            out.link = Some(all);
+        }
         let retry_after = resp
             .headers()
             .get("retry-after")

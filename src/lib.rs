@@ -86,6 +86,7 @@ pub mod hub;
 pub mod queue;
 pub mod server;
 pub mod timeout;
+pub mod titles;
 mod wait;
 
 pub use backdoor::{backdoor, backdoor_server, Commands};

@@ -27,6 +27,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Fetch URLs; write their bodies (or records) to stdout in input order.
     Fetch(Box<FetchArgs>),
+    /// One feed title per input URL, in input order (HTML pages: their advertised feed's title).
+    Titles(Box<TitlesArgs>),
     /// Run the fixture server (deterministic endpoints to test and benchmark against); prints
     /// the address it bound.
     Fixture(FixtureArgs),
@@ -151,6 +153,13 @@ pub(crate) struct FetchArgs {
     #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
     pub(crate) output_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// How a run of `fetch` or `titles` reports and can be steered.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
     /// Write results as they complete instead of in input order.
     #[arg(long)]
     pub(crate) unordered: bool,
@@ -162,6 +171,41 @@ pub(crate) struct FetchArgs {
     /// Serve a backdoor console on this loopback address (stats, pool, resize N, pause, ...).
     #[arg(long, value_name = "ADDR")]
     pub(crate) backdoor: Option<SocketAddr>,
+}
+
+/// Output formats of `titles`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TitlesFormat {
+    /// One title a line; an empty line for a failure (the error goes to stderr).
+    Text,
+    /// One JSON object per input: index, url, kind (feed|html), title, feed_url, format,
+    /// status, timings, error.
+    Jsonl,
+}
+
+/// `greenfetch titles`.
+#[derive(Debug, Args)]
+pub(crate) struct TitlesArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = TitlesFormat::Text)]
+    pub(crate) format: TitlesFormat,
+
+    /// Add the entry (item) titles to each record (implies `--format jsonl`).
+    #[arg(long)]
+    pub(crate) entries: bool,
+
+    /// For an HTML page print its <title>; don't fetch the feed it advertises.
+    #[arg(long)]
+    pub(crate) no_discover: bool,
+
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
 }
 
 /// `HOST:PORT:ADDR[,ADDR...]` for `--resolve`.

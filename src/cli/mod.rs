@@ -18,8 +18,9 @@ use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
 use greenfetch::green::ureq::{AgentConfig, GreenResolver};
 use greenfetch::{hub, GreenPool, WaitError};
 
-use args::{Cli, Command, FetchArgs, NetArgs};
-use output::{Outcome, Writer};
+use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, RunArgs, TitlesArgs};
+use greenfetch::titles::{title_of, Titled};
+use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
 /// Set by the first Ctrl-C: stop reading input, flush what is done in order, exit 130.
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -35,6 +36,7 @@ pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Fetch(a) => fetch(*a),
+        Command::Titles(a) => titles(*a),
         Command::Fixture(a) => {
             configure_hub(a.workers);
             match greenfetch::server::fixture::run_fixture(&a.listen) {
@@ -166,51 +168,135 @@ fn configure_hub(workers: Option<usize>) {
 
 /// `greenfetch fetch`.
 fn fetch(a: FetchArgs) -> u8 {
-    configure_hub(a.net.workers);
-    if a.input.files.is_empty() && a.input.urls.is_empty() && input::stdin_is_terminal() {
-        return usage_error(
-            "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
-        );
-    }
-    let cfg = match fetch_config(&a.net) {
-        Ok(c) => c,
-        Err(e) => return usage_error(e),
-    };
-    let inputs = match input::read_inputs(a.input.urls, a.input.files, a.input.shard) {
-        Ok(i) => i,
-        Err(e) => return usage_error(e),
-    };
     let mut writer = match Writer::new(a.format, a.output_dir) {
         Ok(w) => w,
         Err(e) => return usage_error(format!("output directory: {e}")),
     };
+    let on_terminal = writer.stdout_is_terminal;
+    run_job(
+        a.input,
+        &a.net,
+        &a.run,
+        |_cfg| {
+            move |fetcher: &Fetcher, inp: input::Input| {
+                let fetched = match &inp.url {
+                    Ok(url) => fetcher.fetch(url),
+                    Err(e) => Fetched::failed(String::new(), e.clone()),
+                };
+                Outcome {
+                    index: inp.index,
+                    text: inp.text,
+                    fetched,
+                }
+            }
+        },
+        |o: &Outcome| o.fetched.is_ok(),
+        |e| Outcome {
+            index: u64::MAX,
+            text: String::new(),
+            fetched: Fetched::failed(String::new(), e),
+        },
+        on_terminal,
+        move |o: &Outcome| writer.write(o),
+    )
+}
+
+/// `greenfetch titles`.
+fn titles(a: TitlesArgs) -> u8 {
+    let format = if a.entries {
+        args::TitlesFormat::Jsonl
+    } else {
+        a.format
+    };
+    let mut writer = TitlesWriter::new(format, a.entries);
+    let on_terminal = writer.stdout_is_terminal;
+    let discover = !a.no_discover;
+    run_job(
+        a.input,
+        &a.net,
+        &a.run,
+        |cfg| {
+            // A title needs the body; the cap keeps a stray video from filling memory.
+            cfg.keep_body = true;
+            move |fetcher: &Fetcher, inp: input::Input| {
+                let titled = match &inp.url {
+                    Ok(url) => title_of(fetcher, url, discover),
+                    Err(e) => Titled::failed(String::new(), e.clone()),
+                };
+                TitleOutcome {
+                    index: inp.index,
+                    text: inp.text,
+                    titled,
+                }
+            }
+        },
+        |o: &TitleOutcome| o.titled.is_ok(),
+        |e| TitleOutcome {
+            index: u64::MAX,
+            text: String::new(),
+            titled: Titled::failed(String::new(), e),
+        },
+        on_terminal,
+        move |o: &TitleOutcome| writer.write(o),
+    )
+}
+
+/// Runs one input list through a pool of green threads, each input through `task`, and hands
+/// the outcomes to `write` in input order (or completion order with `--unordered`).
+///
+/// `make_task` may adjust the fetch settings before the fetcher is built, and returns the task.
+/// `lost` makes the outcome of a task that died (a bug), so even then every input gets one.
+#[allow(clippy::too_many_arguments)]
+fn run_job<O, T, M>(
+    input_args: InputArgs,
+    net: &NetArgs,
+    run: &RunArgs,
+    make_task: M,
+    is_ok: fn(&O) -> bool,
+    lost: fn(Error) -> O,
+    stdout_is_terminal: bool,
+    mut write: impl FnMut(&O) -> io::Result<()>,
+) -> u8
+where
+    O: Send + 'static,
+    T: Fn(&Fetcher, input::Input) -> O + Send + Sync + 'static,
+    M: FnOnce(&mut FetchConfig) -> T,
+{
+    configure_hub(net.workers);
+    if input_args.files.is_empty() && input_args.urls.is_empty() && input::stdin_is_terminal() {
+        return usage_error(
+            "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
+        );
+    }
+    let mut cfg = match fetch_config(net) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let task = make_task(&mut cfg);
+    let inputs = match input::read_inputs(input_args.urls, input_args.files, input_args.shard) {
+        Ok(i) => i,
+        Err(e) => return usage_error(e),
+    };
     install_interrupt_handler();
 
     let fetcher = Arc::new(Fetcher::new(cfg));
-    let pool = GreenPool::new(a.net.concurrency.max(1));
+    let pool = GreenPool::new(net.concurrency.max(1));
     let stats = Arc::new(RunStats::default());
-    if let Some(addr) = a.backdoor {
+    if let Some(addr) = run.backdoor {
         if let Err(e) = start_backdoor(addr, &pool, &stats) {
             return usage_error(format!("--backdoor {addr}: {e}"));
         }
     }
-    let task = move |inp: input::Input| {
-        let fetched = match &inp.url {
-            Ok(url) => fetcher.fetch(url),
-            Err(e) => Fetched::failed(String::new(), e.clone()),
-        };
-        Outcome {
-            index: inp.index,
-            text: inp.text,
-            fetched,
-        }
+    let task = move |inp: input::Input| task(&fetcher, inp);
+    let lost = move |r: Result<O, WaitError>| {
+        r.unwrap_or_else(|e| lost(Error::new(ErrorKind::Internal, e.to_string())))
     };
-    let pb = progress::spinner(a.quiet);
+    let pb = progress::spinner(run.quiet);
     let mut failed = 0u64;
     let mut done = 0u64;
-    let mut emit = |o: Outcome| -> io::Result<()> {
+    let mut emit = |o: O| -> io::Result<()> {
         done += 1;
-        if !o.fetched.is_ok() {
+        if !is_ok(&o) {
             failed += 1;
         }
         stats.done.store(done, Ordering::Relaxed);
@@ -224,14 +310,14 @@ fn fetch(a: FetchArgs) -> u8 {
         }
         pb.set_position(done);
         progress::set_errors(&pb, failed);
-        if writer.stdout_is_terminal && !pb.is_hidden() {
-            pb.suspend(|| writer.write(&o))
+        if stdout_is_terminal && !pb.is_hidden() {
+            pb.suspend(|| write(&o))
         } else {
-            writer.write(&o)
+            write(&o)
         }
     };
     let slice = Duration::from_millis(100);
-    let result: io::Result<bool> = if a.unordered {
+    let result: io::Result<bool> = if run.unordered {
         let mut it = pool.imap_unordered(task, inputs);
         loop {
             if INTERRUPTED.load(Ordering::Relaxed) {
@@ -272,7 +358,6 @@ fn fetch(a: FetchArgs) -> u8 {
         }
     };
     pb.finish_and_clear();
-    let _ = writer.flush();
     match result {
         Err(e) if output::is_broken_pipe(&e) => EXIT_OK,
         Err(e) => {
@@ -399,16 +484,4 @@ fn start_backdoor(
         }
     });
     Ok(())
-}
-
-/// A task that died (a bug) still gives its input an outcome.
-fn lost(r: Result<Outcome, WaitError>) -> Outcome {
-    r.unwrap_or_else(|e| Outcome {
-        index: u64::MAX,
-        text: String::new(),
-        fetched: Fetched::failed(
-            String::new(),
-            Error::new(ErrorKind::Internal, e.to_string()),
-        ),
-    })
 }

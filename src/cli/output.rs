@@ -6,9 +6,10 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use greenfetch::fetch::Fetched;
+use greenfetch::titles::Titled;
 use serde::Serialize;
 
-use super::args::Format;
+use super::args::{Format, TitlesFormat};
 
 /// One input's result, as the pipeline hands it to the writer.
 #[derive(Debug)]
@@ -23,6 +24,11 @@ pub(crate) struct Outcome {
 struct Timings {
     total_ms: f64,
     ttfb_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct TotalTime {
+    total_ms: f64,
 }
 
 #[derive(Serialize)]
@@ -143,8 +149,95 @@ impl Writer {
         }
         self.out.flush()
     }
+}
 
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
+/// One input's title, as the pipeline hands it to the writer.
+#[derive(Debug)]
+pub(crate) struct TitleOutcome {
+    pub(crate) index: u64,
+    /// The line as given, for reports when the URL could not be parsed.
+    pub(crate) text: String,
+    pub(crate) titled: Titled,
+}
+
+#[derive(Serialize)]
+struct TitleRecord<'a> {
+    index: u64,
+    url: &'a str,
+    kind: Option<&'a str>,
+    title: Option<&'a str>,
+    feed_url: Option<&'a str>,
+    format: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entries: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bozo: Option<&'a str>,
+    status: Option<u16>,
+    attempts: u32,
+    timings: TotalTime,
+    error: Option<ErrorRecord<'a>>,
+}
+
+/// Writes titles: a line each (empty for a failure, reported on stderr), or jsonl.
+pub(crate) struct TitlesWriter {
+    format: TitlesFormat,
+    entries: bool,
+    out: io::BufWriter<io::Stdout>,
+    pub(crate) stdout_is_terminal: bool,
+}
+
+impl TitlesWriter {
+    pub(crate) fn new(format: TitlesFormat, entries: bool) -> Self {
+        TitlesWriter {
+            format,
+            entries,
+            out: io::BufWriter::with_capacity(64 * 1024, io::stdout()),
+            stdout_is_terminal: io::stdout().is_terminal(),
+        }
+    }
+
+    /// Writes one outcome. An `Err` is a problem writing stdout (a closed pipe ends the run).
+    pub(crate) fn write(&mut self, o: &TitleOutcome) -> io::Result<()> {
+        let t = &o.titled;
+        let url = if t.url.is_empty() {
+            o.text.as_str()
+        } else {
+            t.url.as_str()
+        };
+        match self.format {
+            TitlesFormat::Text => {
+                if let Some(title) = &t.title {
+                    self.out.write_all(title.as_bytes())?;
+                }
+                self.out.write_all(b"\n")?;
+                if let Some(e) = &t.error {
+                    eprintln!("greenfetch: #{} {url}: {e}", o.index);
+                }
+            }
+            TitlesFormat::Jsonl => {
+                let rec = TitleRecord {
+                    index: o.index,
+                    url,
+                    kind: t.kind.map(|k| k.as_str()),
+                    title: t.title.as_deref(),
+                    feed_url: t.feed_url.as_deref(),
+                    format: t.format.map(|f| f.as_str()),
+                    entries: self.entries.then_some(&t.entries[..]),
+                    bozo: t.bozo.as_deref(),
+                    status: t.status,
+                    attempts: t.attempts,
+                    timings: TotalTime {
+                        total_ms: ms(t.elapsed),
+                    },
+                    error: t.error.as_ref().map(|e| ErrorRecord {
+                        kind: e.kind.as_str(),
+                        message: &e.message,
+                    }),
+                };
+                serde_json::to_writer(&mut self.out, &rec).map_err(io::Error::other)?;
+                self.out.write_all(b"\n")?;
+            }
+        }
         self.out.flush()
     }
 }

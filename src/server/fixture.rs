@@ -21,6 +21,7 @@
 //! | `/delay/{ms}/{tag}` | after `ms` ≤ 600000 milliseconds (only this green thread sleeps), the body `{tag}\n` |
 //! | `/status/{code}` | status `code` (200–599), body `status {code}\n`; `?retry-after=N` adds `Retry-After: N` (meant for 429 and 503) |
 //! | `/feed/{rss\|atom\|json}/{id}` | a valid RSS 2.0 / Atom / JSON Feed 1.1 document titled `Feed {id}` with entries `Entry {id}.1` to `Entry {id}.3`; `id` is `[A-Za-z0-9_-]+` |
+//! | `/page/{id}` | an HTML page titled `Page {id}` (`text/html`) advertising `/feed/{kind}/{id}` in a `<link rel="alternate">`, where `?feed=` is `rss` (the default), `atom` or `json`; `?feed=header` advertises the Atom feed in a `Link` header instead, `?feed=broken` advertises `/status/404`, `?feed=none` nothing |
 //! | `/redirect/{n}` | `302` to `/redirect/{n-1}`; `/redirect/0` is `200 redirected\n` |
 //! | `/slow/{bytes}/{ms}` | the full `Content-Length` at once, then the pattern dripped in chunks (at most one per 10 ms) over `ms` |
 //! | `/fault/reset` | no response: the socket is closed with `SO_LINGER` 0, so the client gets a reset |
@@ -567,6 +568,7 @@ impl Conn<'_> {
             },
             (Some("status"), Some(code), None, None) => self.status(req, code, query),
             (Some("feed"), Some(kind), Some(id), None) => self.feed(req, kind, id),
+            (Some("page"), Some(id), None, None) => self.page(req, id, query),
             (Some("redirect"), Some(n), None, None) => match num(n) {
                 Some(0) => self.text(req, 200, none, format_args!("redirected\n")),
                 Some(n) => self.text(
@@ -790,6 +792,80 @@ impl Conn<'_> {
             }
         };
         let flow = self.body(req, 200, ctype, none, &body);
+        self.scratch = body;
+        flow
+    }
+
+    /// An HTML page titled `Page {id}` that advertises a feed as `?feed=` says.
+    fn page(&mut self, req: &Request, id: &str, query: &str) -> Flow {
+        let none = format_args!("");
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return self.text(
+                req,
+                400,
+                none,
+                format_args!("bad request: page id must be [A-Za-z0-9_-]+\n"),
+            );
+        }
+        let which = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("feed="))
+            .unwrap_or("rss");
+        let (link, header) = match which {
+            "rss" => (Some(("application/rss+xml", "rss")), false),
+            "atom" => (Some(("application/atom+xml", "atom")), false),
+            "json" => (Some(("application/feed+json", "json")), false),
+            "header" => (Some(("application/atom+xml", "atom")), true),
+            "broken" | "none" => (None, false),
+            _ => {
+                return self.text(
+                    req,
+                    400,
+                    none,
+                    format_args!(
+                        "bad request: feed must be rss, atom, json, header, broken or none\n"
+                    ),
+                )
+            }
+        };
+        let mut body = std::mem::take(&mut self.scratch);
+        body.clear();
+        let mut w = Fmt(&mut body);
+        let _ = write!(
+            w,
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n<title>Page {id}</title>\n"
+        );
+        match (link, header, which) {
+            (Some((ctype, kind)), false, _) => {
+                let _ = writeln!(
+                    w,
+                    "<link rel=\"alternate\" type=\"{ctype}\" href=\"/feed/{kind}/{id}\">"
+                );
+            }
+            (_, _, "broken") => {
+                let _ = writeln!(
+                    w,
+                    "<link rel=\"alternate\" type=\"application/rss+xml\" href=\"/status/404\">"
+                );
+            }
+            _ => {}
+        }
+        let _ = write!(w, "</head><body><p>Fixture page {id}.</p></body></html>\n");
+        let mut extra = String::new();
+        if let (Some((ctype, kind)), true) = (link, header) {
+            extra = format!("Link: </feed/{kind}/{id}>; rel=\"alternate\"; type=\"{ctype}\"\r\n");
+        }
+        let flow = self.body(
+            req,
+            200,
+            "text/html; charset=utf-8",
+            format_args!("{extra}"),
+            &body,
+        );
         self.scratch = body;
         flow
     }
