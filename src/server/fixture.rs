@@ -854,7 +854,7 @@ impl Conn<'_> {
             }
             _ => {}
         }
-        let _ = write!(w, "</head><body><p>Fixture page {id}.</p></body></html>\n");
+        let _ = writeln!(w, "</head><body><p>Fixture page {id}.</p></body></html>");
         let mut extra = String::new();
         if let (Some((ctype, kind)), true) = (link, header) {
             extra = format!("Link: </feed/{kind}/{id}>; rel=\"alternate\"; type=\"{ctype}\"\r\n");
