@@ -40,8 +40,9 @@ mod timeout; // Timeout and with_timeout: expiry, cancel, silent, never, nesting
 mod backdoor; // the backdoor console and server (eventlet tests/backdoor_test.py)
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
 mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenience_test.py)
-mod examples;
+mod examples; // examples/echo_server, backdoor and client, run as programs
 mod feed; // feed titles vs feedparser's answers (fixtures/feeds), autodiscovery, HTML titles, the stack
 mod fixture; // the fixture server: endpoints, keep-alive, faults, port 0, stop
 mod green_ureq; // the green ureq agent: reuse, overlap, TLS via wrap_ssl, injected resolver
-mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build) // examples/echo_server and examples/backdoor, run as programs
+mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)
+mod titles; // `greenfetch titles` end to end: every feed fixture over HTTP, autodiscovery, order
