@@ -29,9 +29,20 @@ pub(crate) enum Command {
     Fetch(Box<FetchArgs>),
     /// One feed title per input URL, in input order (HTML pages: their advertised feed's title).
     Titles(Box<TitlesArgs>),
+    /// Merge jsonl outputs (shards, or a run and its resumed part) back into input order by
+    /// their `index`, streaming; duplicates dropped.
+    Merge(MergeArgs),
     /// Run the fixture server (deterministic endpoints to test and benchmark against); prints
     /// the address it bound.
     Fixture(FixtureArgs),
+}
+
+/// `greenfetch merge`.
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// jsonl files, each in index order (`-`: stdin).
+    #[arg(value_name = "FILE", required = true)]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// `greenfetch fixture`.
@@ -171,6 +182,15 @@ pub(crate) struct RunArgs {
     /// Serve a backdoor console on this loopback address (stats, pool, resize N, pause, ...).
     #[arg(long, value_name = "ADDR")]
     pub(crate) backdoor: Option<SocketAddr>,
+
+    /// Record each input's index and outcome in FILE once its output is flushed, so a killed
+    /// run can be resumed. An existing journal with entries needs --resume.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) journal: Option<PathBuf>,
+
+    /// Skip the inputs the journal says are done (append the new output to the old).
+    #[arg(long, requires = "journal")]
+    pub(crate) resume: bool,
 }
 
 /// Output formats of `titles`.

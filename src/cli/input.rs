@@ -12,6 +12,7 @@ use greenfetch::fetch::{host_of, parse_line, stable_hash, MAX_URL_LEN};
 use greenfetch::Queue;
 
 use super::args::Shard;
+use super::journal::Done;
 use super::INTERRUPTED;
 
 /// One input record: its position among all inputs, and its URL or why it is not one.
@@ -21,6 +22,27 @@ pub(crate) struct Input {
     /// The line as given (lossy UTF-8, trimmed, cut to a readable length) for reports.
     pub(crate) text: String,
     pub(crate) url: Result<String, Error>,
+}
+
+/// Which inputs this run takes: its shard, minus what a journal says is done.
+#[derive(Debug, Default)]
+pub(crate) struct Select {
+    pub(crate) shard: Option<Shard>,
+    pub(crate) done: Option<Done>,
+}
+
+impl Select {
+    /// Whether input `index` is this run's. `key` gives what it shards by: the URL's host, or
+    /// for a line that is not a URL, the line itself (so it lands on exactly one shard too).
+    fn keeps(&self, index: u64, key: impl FnOnce() -> String) -> bool {
+        if self.done.as_ref().is_some_and(|d| d.contains(index)) {
+            return false;
+        }
+        match self.shard {
+            Some(s) => stable_hash(&key()) % s.n == s.k,
+            None => true,
+        }
+    }
 }
 
 /// Inputs handed over at once: one wake-up of the pipeline per batch, not per line.
@@ -62,7 +84,7 @@ enum Source {
 pub(crate) fn read_inputs(
     urls: Vec<String>,
     files: Vec<PathBuf>,
-    shard: Option<Shard>,
+    shard: Select,
 ) -> io::Result<InputIter> {
     let mut sources: Vec<Source> = urls.into_iter().map(Source::Arg).collect();
     if files.is_empty() && sources.is_empty() {
@@ -89,18 +111,18 @@ pub(crate) fn read_inputs(
             let mut index = 0u64;
             for source in sources {
                 let ok = match source {
-                    Source::Arg(u) => feed(&mut index, u.as_bytes(), shard, &mut q),
+                    Source::Arg(u) => feed(&mut index, u.as_bytes(), &shard, &mut q),
                     Source::Stdin => read_lines(
                         BufReader::with_capacity(64 * 1024, io::stdin()),
                         &mut index,
-                        shard,
+                        &shard,
                         &mut q,
                     ),
                     Source::File(p) => match File::open(&p) {
                         Ok(f) => read_lines(
                             BufReader::with_capacity(64 * 1024, f),
                             &mut index,
-                            shard,
+                            &shard,
                             &mut q,
                         ),
                         Err(e) => {
@@ -124,7 +146,7 @@ pub(crate) fn read_inputs(
 }
 
 /// Handles one line; false once the run is interrupted.
-fn feed(index: &mut u64, line: &[u8], shard: Option<Shard>, q: &mut Batcher) -> bool {
+fn feed(index: &mut u64, line: &[u8], select: &Select, q: &mut Batcher) -> bool {
     if INTERRUPTED.load(Ordering::Relaxed) {
         return false;
     }
@@ -135,11 +157,11 @@ fn feed(index: &mut u64, line: &[u8], shard: Option<Shard>, q: &mut Batcher) -> 
     let url = parse_line(trimmed);
     let i = *index;
     *index += 1;
-    if let (Some(s), Ok(u)) = (shard, &url) {
-        let host = host_of(u).unwrap_or_default();
-        if stable_hash(&host) % s.n != s.k {
-            return true;
-        }
+    if !select.keeps(i, || match &url {
+        Ok(u) => host_of(u).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(trimmed).into_owned(),
+    }) {
+        return true;
     }
     let mut text: String = String::from_utf8_lossy(&trimmed[..trimmed.len().min(300)]).into_owned();
     if trimmed.len() > 300 {
@@ -170,7 +192,7 @@ fn trim(line: &[u8]) -> &[u8] {
 fn read_lines<R: io::Read>(
     mut r: BufReader<R>,
     index: &mut u64,
-    shard: Option<Shard>,
+    select: &Select,
     q: &mut Batcher,
 ) -> bool {
     let cap = MAX_URL_LEN + 1;
@@ -206,12 +228,12 @@ fn read_lines<R: io::Read>(
             }
         };
         r.consume(consumed);
-        if end_of_line && !emit(index, &mut line, &mut overflow, shard, q) {
+        if end_of_line && !emit(index, &mut line, &mut overflow, select, q) {
             return false;
         }
     }
     if !line.is_empty() || overflow > 0 {
-        return emit(index, &mut line, &mut overflow, shard, q);
+        return emit(index, &mut line, &mut overflow, select, q);
     }
     true
 }
@@ -227,7 +249,7 @@ fn emit(
     index: &mut u64,
     line: &mut Vec<u8>,
     overflow: &mut usize,
-    shard: Option<Shard>,
+    select: &Select,
     q: &mut Batcher,
 ) -> bool {
     let ok = if *overflow > 0 {
@@ -235,6 +257,11 @@ fn emit(
         let total = line.len() + *overflow;
         let i = *index;
         *index += 1;
+        if !select.keeps(i, || String::from_utf8_lossy(line).into_owned()) {
+            line.clear();
+            *overflow = 0;
+            return !INTERRUPTED.load(Ordering::Relaxed);
+        }
         let text = format!("{}…", String::from_utf8_lossy(&line[..line.len().min(80)]));
         let err = Error::new(
             ErrorKind::LineTooLong,
@@ -247,7 +274,7 @@ fn emit(
         });
         !INTERRUPTED.load(Ordering::Relaxed)
     } else {
-        feed(index, line, shard, q)
+        feed(index, line, select, q)
     };
     line.clear();
     *overflow = 0;

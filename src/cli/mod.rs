@@ -3,6 +3,8 @@
 
 mod args;
 mod input;
+mod journal;
+mod merge;
 mod output;
 mod progress;
 
@@ -37,6 +39,7 @@ pub(crate) fn run() -> ExitCode {
     let code = match cli.command {
         Command::Fetch(a) => fetch(*a),
         Command::Titles(a) => titles(*a),
+        Command::Merge(a) => merge::merge(a.files),
         Command::Fixture(a) => {
             configure_hub(a.workers);
             match greenfetch::server::fixture::run_fixture(&a.listen) {
@@ -178,23 +181,14 @@ fn fetch(a: FetchArgs) -> u8 {
         &a.net,
         &a.run,
         |_cfg| {
-            move |fetcher: &Fetcher, inp: input::Input| {
-                let fetched = match &inp.url {
+            move |fetcher: &Fetcher, inp: &input::Input| Outcome {
+                index: inp.index,
+                text: inp.text.clone(),
+                fetched: match &inp.url {
                     Ok(url) => fetcher.fetch(url),
                     Err(e) => Fetched::failed(String::new(), e.clone()),
-                };
-                Outcome {
-                    index: inp.index,
-                    text: inp.text,
-                    fetched,
-                }
+                },
             }
-        },
-        |o: &Outcome| o.fetched.is_ok(),
-        |e| Outcome {
-            index: u64::MAX,
-            text: String::new(),
-            fetched: Fetched::failed(String::new(), e),
         },
         on_terminal,
         move |o: &Outcome| writer.write(o),
@@ -218,48 +212,78 @@ fn titles(a: TitlesArgs) -> u8 {
         |cfg| {
             // A title needs the body; the cap keeps a stray video from filling memory.
             cfg.keep_body = true;
-            move |fetcher: &Fetcher, inp: input::Input| {
-                let titled = match &inp.url {
+            move |fetcher: &Fetcher, inp: &input::Input| TitleOutcome {
+                index: inp.index,
+                text: inp.text.clone(),
+                titled: match &inp.url {
                     Ok(url) => title_of(fetcher, url, discover),
                     Err(e) => Titled::failed(String::new(), e.clone()),
-                };
-                TitleOutcome {
-                    index: inp.index,
-                    text: inp.text,
-                    titled,
-                }
+                },
             }
-        },
-        |o: &TitleOutcome| o.titled.is_ok(),
-        |e| TitleOutcome {
-            index: u64::MAX,
-            text: String::new(),
-            titled: Titled::failed(String::new(), e),
         },
         on_terminal,
         move |o: &TitleOutcome| writer.write(o),
     )
 }
 
+/// What the job runner needs to know of one input's outcome.
+trait JobOutcome: Send + 'static {
+    /// The input's index.
+    fn index(&self) -> u64;
+    /// Why it failed, if it did.
+    fn error(&self) -> Option<&Error>;
+    /// The outcome of an input whose task died (a bug): every input still gets one.
+    fn died(input: &input::Input, error: Error) -> Self;
+}
+
+impl JobOutcome for Outcome {
+    fn index(&self) -> u64 {
+        self.index
+    }
+    fn error(&self) -> Option<&Error> {
+        self.fetched.error.as_ref()
+    }
+    fn died(input: &input::Input, error: Error) -> Self {
+        Outcome {
+            index: input.index,
+            text: input.text.clone(),
+            fetched: Fetched::failed(String::new(), error),
+        }
+    }
+}
+
+impl JobOutcome for TitleOutcome {
+    fn index(&self) -> u64 {
+        self.index
+    }
+    fn error(&self) -> Option<&Error> {
+        self.titled.error.as_ref()
+    }
+    fn died(input: &input::Input, error: Error) -> Self {
+        TitleOutcome {
+            index: input.index,
+            text: input.text.clone(),
+            titled: Titled::failed(String::new(), error),
+        }
+    }
+}
+
 /// Runs one input list through a pool of green threads, each input through `task`, and hands
-/// the outcomes to `write` in input order (or completion order with `--unordered`).
+/// the outcomes to `write` in input order (or completion order with `--unordered`), then to
+/// the journal if there is one.
 ///
 /// `make_task` may adjust the fetch settings before the fetcher is built, and returns the task.
-/// `lost` makes the outcome of a task that died (a bug), so even then every input gets one.
-#[allow(clippy::too_many_arguments)]
 fn run_job<O, T, M>(
     input_args: InputArgs,
     net: &NetArgs,
     run: &RunArgs,
     make_task: M,
-    is_ok: fn(&O) -> bool,
-    lost: fn(Error) -> O,
     stdout_is_terminal: bool,
     mut write: impl FnMut(&O) -> io::Result<()>,
 ) -> u8
 where
-    O: Send + 'static,
-    T: Fn(&Fetcher, input::Input) -> O + Send + Sync + 'static,
+    O: JobOutcome,
+    T: Fn(&Fetcher, &input::Input) -> O + Send + Sync + 'static,
     M: FnOnce(&mut FetchConfig) -> T,
 {
     configure_hub(net.workers);
@@ -273,7 +297,28 @@ where
         Err(e) => return usage_error(e),
     };
     let task = make_task(&mut cfg);
-    let inputs = match input::read_inputs(input_args.urls, input_args.files, input_args.shard) {
+    let mut select = input::Select {
+        shard: input_args.shard,
+        done: None,
+    };
+    let mut journal = match &run.journal {
+        Some(path) => match journal::Journal::open(path, run.resume) {
+            Ok((j, done)) => {
+                if run.resume && done.len() > 0 {
+                    eprintln!(
+                        "greenfetch: resuming: {} inputs already done by {}",
+                        done.len(),
+                        path.display()
+                    );
+                }
+                select.done = Some(done);
+                Some(j)
+            }
+            Err(e) => return usage_error(e),
+        },
+        None => None,
+    };
+    let inputs = match input::read_inputs(input_args.urls, input_args.files, select) {
         Ok(i) => i,
         Err(e) => return usage_error(e),
     };
@@ -287,16 +332,32 @@ where
             return usage_error(format!("--backdoor {addr}: {e}"));
         }
     }
-    let task = move |inp: input::Input| task(&fetcher, inp);
-    let lost = move |r: Result<O, WaitError>| {
-        r.unwrap_or_else(|e| lost(Error::new(ErrorKind::Internal, e.to_string())))
+    // A task that panics (a bug) still gives its input an outcome, at its index.
+    let task = move |inp: input::Input| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(&fetcher, &inp)))
+            .unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                O::died(
+                    &inp,
+                    Error::new(ErrorKind::Internal, format!("the task panicked: {what}")),
+                )
+            })
+    };
+    // Only a pool failure, not a panic in a task, can lose an outcome now; say so if it does.
+    let lost = |r: Result<O, WaitError>| -> io::Result<O> {
+        r.map_err(|e| io::Error::other(format!("a task was lost: {e}")))
     };
     let pb = progress::spinner(run.quiet);
     let mut failed = 0u64;
     let mut done = 0u64;
-    let mut emit = |o: O| -> io::Result<()> {
+    let mut emit = |o: io::Result<O>| -> io::Result<()> {
+        let o = o?;
         done += 1;
-        if !is_ok(&o) {
+        if o.error().is_some() {
             failed += 1;
         }
         stats.done.store(done, Ordering::Relaxed);
@@ -311,10 +372,14 @@ where
         pb.set_position(done);
         progress::set_errors(&pb, failed);
         if stdout_is_terminal && !pb.is_hidden() {
-            pb.suspend(|| write(&o))
+            pb.suspend(|| write(&o))?;
         } else {
-            write(&o)
+            write(&o)?;
         }
+        if let Some(j) = &mut journal {
+            j.record(o.index(), o.error().map_or("ok", |e| e.kind.as_str()))?;
+        }
+        Ok(())
     };
     let slice = Duration::from_millis(100);
     let result: io::Result<bool> = if run.unordered {
