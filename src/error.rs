@@ -18,6 +18,8 @@
 use std::fmt;
 use std::io;
 
+use crate::green::ureq::Forbidden;
+
 /// What kind of failure an input met. `as_str` gives its stable name.
 ///
 /// ```
@@ -198,8 +200,33 @@ fn is_tls_message(m: &str) -> bool {
     .any(|w| m.contains(w))
 }
 
+/// The green transport refused the address by policy (see
+/// [`AddressPolicy`](crate::green::ureq::AddressPolicy)).
+fn forbidden(io: &io::Error) -> Option<&Forbidden> {
+    io.get_ref()?.downcast_ref::<Forbidden>()
+}
+
+/// A policy refusal becomes `forbidden` with the refusal as its message (never retried: the
+/// kind is not transient); the other ureq errors get the kind of their cause.
+///
+/// ```
+/// use greenfetch::error::{Error, ErrorKind};
+/// use greenfetch::green::ureq::AddressPolicy;
+///
+/// let refusal = AddressPolicy::public_only().check("10.0.0.1:80".parse().unwrap()).unwrap_err();
+/// let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, refusal);
+/// let e = Error::from(ureq::Error::Io(io));
+/// assert_eq!(e.kind, ErrorKind::Forbidden);
+/// assert_eq!(e.to_string(), "forbidden: 10.0.0.1 is a private address");
+/// assert!(!e.kind.is_transient());
+/// ```
 impl From<ureq::Error> for Error {
     fn from(e: ureq::Error) -> Self {
+        if let ureq::Error::Io(io) = &e {
+            if let Some(f) = forbidden(io) {
+                return Error::new(ErrorKind::Forbidden, f.to_string());
+            }
+        }
         let message = e.to_string();
         let kind = match &e {
             ureq::Error::HostNotFound => ErrorKind::Dns,

@@ -204,3 +204,62 @@ fn the_resolver_shares_one_lookup_between_concurrent_askers() {
     assert_eq!(ok, 20);
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// `AddressPolicy::public_only()` refuses loopback however it is reached: as a literal, through
+/// a name (checked after resolution), and through a redirect from an allowed address; the
+/// refusal is `forbidden`, made once (not retried), and an allowed address still works.
+#[test]
+fn a_public_only_policy_refuses_private_targets_after_resolution_and_on_redirects() {
+    use greenfetch::fetch::{FetchConfig, Fetcher};
+    use greenfetch::green::ureq::AddressPolicy;
+
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let private = srv.url("/feed/rss/1");
+    let hop = crate::util::redirector(private.clone());
+    let fport = srv.addr().port();
+    let resolver = GreenResolver::with_lookup(move |host: &str, p: u16| match host {
+        "public.test" | "rebound.test" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))]),
+        _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no")),
+    });
+    let fetcher = Arc::new(Fetcher::new(FetchConfig {
+        agent: AgentConfig {
+            resolver,
+            address_policy: AddressPolicy::public_only().allow(hop),
+            ..AgentConfig::default()
+        },
+        retries: 2,
+        ..FetchConfig::default()
+    }));
+    let urls = [
+        private.clone(),                                      // a loopback literal
+        format!("http://rebound.test:{fport}/feed/rss/1"),    // a name resolving to loopback
+        format!("http://public.test:{}/go", hop.port()),      // allowed, then 302 to loopback
+        format!("http://public.test:{}/feed", hop.port()),    // allowed, served
+        format!("http://[::ffff:127.0.0.1]:{fport}/bytes/1"), // IPv4-mapped loopback
+    ];
+    let f = fetcher.clone();
+    let out: Vec<_> = greenfetch::spawn(move || urls.iter().map(|u| f.fetch(u)).collect())
+        .wait()
+        .unwrap();
+    for (i, o) in out.iter().enumerate() {
+        if i == 3 {
+            assert!(o.is_ok(), "{o:?}");
+            continue;
+        }
+        let e = o
+            .error
+            .as_ref()
+            .unwrap_or_else(|| panic!("#{i} was fetched"));
+        assert_eq!(e.kind, ErrorKind::Forbidden, "#{i}: {e}");
+        let ip = if i == 4 {
+            "::ffff:127.0.0.1"
+        } else {
+            "127.0.0.1"
+        };
+        assert_eq!(e.message, format!("{ip} is a loopback address"), "#{i}");
+        assert_eq!(o.attempts, 1, "#{i}: a refusal is not retried");
+    }
+    assert!(String::from_utf8_lossy(&out[3].body).contains("Allowed feed"));
+    // Nothing reached the fixture server.
+    assert_eq!(srv.hits(), 0);
+}

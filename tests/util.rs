@@ -131,3 +131,44 @@ pub(crate) fn pseudo_random(seed: u64, n: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     (z ^ (z >> 31)) % n
 }
+
+/// A tiny HTTP server on a plain thread (std sockets, one thread per connection): `/feed` is an
+/// RSS feed titled `Allowed feed`, every other path a `302` to `target`. Stands in for a public
+/// host that redirects to a private one. Each connection gets one response, then is closed.
+pub(crate) fn redirector(target: String) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the redirector");
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let target = target.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn);
+                let mut first = String::new();
+                let _ = r.read_line(&mut first);
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = first.split(' ').nth(1).unwrap_or("/");
+                let reply = if path == "/feed" {
+                    let body = "<rss version=\"2.0\"><channel><title>Allowed feed</title>\
+                                </channel></rss>";
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    format!(
+                        "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\
+                         Connection: close\r\n\r\n"
+                    )
+                };
+                let _ = r.get_mut().write_all(reply.as_bytes());
+            });
+        }
+    });
+    addr
+}

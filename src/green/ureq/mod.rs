@@ -6,6 +6,10 @@
 //! on it (`agent.get(url).call()`, reading the body) park only the calling green thread, so a
 //! `GreenPool` of 10,000 can have 10,000 requests in flight on two worker threads.
 //!
+//! An agent can be told which addresses it may connect to ([`AddressPolicy`], checked on every
+//! address the transport connects to, after resolution and on every redirect hop): `greenfetch
+//! serve` refuses loopback, private and link-local targets that way.
+//!
 //! **Semver note.** This adapter implements ureq's `unversioned` transport traits, which ureq
 //! may change in a minor release; greenfetch pins `ureq = "=3.5.2"`. Treat a ureq bump as a port.
 //!
@@ -24,6 +28,7 @@
 //! }
 //! ```
 
+mod policy;
 mod resolver;
 mod transport;
 
@@ -31,6 +36,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use policy::{non_global_reason, AddressPolicy, Forbidden};
 pub use resolver::{GreenResolver, LookupFn};
 use transport::{GreenConnector, TransportSettings};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
@@ -72,6 +78,10 @@ pub struct AgentConfig {
     pub roots: Vec<Vec<u8>>,
     /// The resolver (shared cache); replace it to map names in tests.
     pub resolver: GreenResolver,
+    /// Which addresses may be connected to (default: all). A restrictive policy also turns off
+    /// proxies from the environment (`HTTP_PROXY` and friends), so that the address checked is
+    /// the target's own.
+    pub address_policy: AddressPolicy,
 }
 
 impl fmt::Debug for AgentConfig {
@@ -84,6 +94,7 @@ impl fmt::Debug for AgentConfig {
             .field("max_idle_per_host", &self.max_idle_per_host)
             .field("connect_limit", &self.connect_limit)
             .field("roots", &self.roots.len())
+            .field("address_policy", &self.address_policy)
             .finish()
     }
 }
@@ -102,6 +113,7 @@ impl Default for AgentConfig {
             output_buffer: 4 * 1024,
             roots: Vec::new(),
             resolver: GreenResolver::new(),
+            address_policy: AddressPolicy::default(),
         }
     }
 }
@@ -175,7 +187,7 @@ pub fn agent(cfg: AgentConfig) -> GreenAgent {
         RootCerts::new_with_certs(&roots)
     };
     let tls = TlsConfig::builder().root_certs(root_certs).build();
-    let config = Agent::config_builder()
+    let mut config = Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(cfg.timeout)
         .timeout_connect(cfg.connect_timeout)
@@ -188,15 +200,22 @@ pub fn agent(cfg: AgentConfig) -> GreenAgent {
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
         .input_buffer_size(cfg.input_buffer)
-        .output_buffer_size(cfg.output_buffer)
-        .build();
-    let connector = GreenConnector::new(TransportSettings {
-        input_buffer: cfg.input_buffer,
-        output_buffer: cfg.output_buffer,
-        max_idle_per_host: cfg.max_idle_per_host,
-        max_idle_age: cfg.max_idle_age,
-        connect_limit: cfg.connect_limit,
-    });
+        .output_buffer_size(cfg.output_buffer);
+    if cfg.address_policy.is_restrictive() {
+        // Through a proxy the transport would only see (and check) the proxy's address.
+        config = config.proxy(None);
+    }
+    let config = config.build();
+    let connector = GreenConnector::new(
+        TransportSettings {
+            input_buffer: cfg.input_buffer,
+            output_buffer: cfg.output_buffer,
+            max_idle_per_host: cfg.max_idle_per_host,
+            max_idle_age: cfg.max_idle_age,
+            connect_limit: cfg.connect_limit,
+        },
+        cfg.address_policy,
+    );
     let pool = connector.pool_handle();
     GreenAgent {
         agent: Agent::with_parts(config, connector, cfg.resolver),

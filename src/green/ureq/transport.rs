@@ -8,6 +8,9 @@
 //! place ureq says so: ureq calls `Transport::is_open` exactly when it is about to put a cleanly
 //! finished connection back. A connection that was never declared reusable is closed on drop.
 //!
+//! Every address is checked against the agent's [`AddressPolicy`] just before it is connected
+//! to; a refusal is an `io::Error` of kind `PermissionDenied` carrying a [`Forbidden`].
+//!
 //! Layer: networking.
 
 use std::collections::HashMap;
@@ -21,6 +24,7 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, RustlsConnector, Transport,
 };
 
+use super::policy::{AddressPolicy, Forbidden};
 use crate::wait::lock;
 use crate::Queue;
 
@@ -235,6 +239,7 @@ pub(crate) struct GreenConnector {
     tls: RustlsConnector,
     /// Connect tokens: a green FIFO semaphore.
     gate: Queue<()>,
+    policy: AddressPolicy,
 }
 
 impl fmt::Debug for GreenConnector {
@@ -246,7 +251,7 @@ impl fmt::Debug for GreenConnector {
 }
 
 impl GreenConnector {
-    pub(crate) fn new(settings: TransportSettings) -> Self {
+    pub(crate) fn new(settings: TransportSettings, policy: AddressPolicy) -> Self {
         let gate = Queue::unbounded();
         for _ in 0..settings.connect_limit.max(1) {
             gate.put(());
@@ -258,6 +263,7 @@ impl GreenConnector {
             }),
             tls: RustlsConnector::default(),
             gate,
+            policy,
         }
     }
 
@@ -267,10 +273,25 @@ impl GreenConnector {
 
     fn connect_tcp(&self, details: &ConnectionDetails<'_>) -> Result<MayTcp, ureq::Error> {
         let timeout = details.timeout.not_zero().map(|t| *t);
+        // The policy sees the resolved addresses, for this hop: a name that resolves to a
+        // private address, and a redirect to one, are refused alike.
+        let mut refused = None;
+        let mut allowed = Vec::with_capacity(details.addrs.len());
+        for addr in &details.addrs {
+            match self.policy.check(*addr) {
+                Ok(()) => allowed.push(*addr),
+                Err(f) => {
+                    refused.get_or_insert(f);
+                }
+            }
+        }
+        if let (true, Some(f)) = (allowed.is_empty(), refused) {
+            return Err(forbidden(f));
+        }
         self.gate.get();
         let _token = Token(&self.gate);
         let mut last = None;
-        for addr in &details.addrs {
+        for addr in &allowed {
             let attempt = match timeout {
                 Some(t) => TcpStream::connect_timeout(addr, t),
                 None => TcpStream::connect(addr),
@@ -296,6 +317,11 @@ impl GreenConnector {
         }
         Err(last.unwrap_or(ureq::Error::HostNotFound))
     }
+}
+
+/// A policy refusal as ureq carries it: an I/O error wrapping the [`Forbidden`].
+fn forbidden(f: Forbidden) -> ureq::Error {
+    ureq::Error::Io(io::Error::new(io::ErrorKind::PermissionDenied, f))
 }
 
 /// Gives a connect token back when the connect attempt ends (or unwinds).
