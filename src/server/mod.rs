@@ -34,10 +34,11 @@
 //! ```
 
 pub mod fixture;
+pub mod http;
 
 pub use fixture::{run_fixture, FixtureServer};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
@@ -219,6 +220,10 @@ impl Server {
         for stream in parked.into_values() {
             let _ = stream.shutdown(Shutdown::Both);
         }
+        let waiting = std::mem::take(&mut crate::wait::lock(&self.state.waiting).by_age);
+        for stream in waiting.into_values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
     }
 }
 
@@ -238,6 +243,15 @@ pub(crate) struct ServerState {
     stopped: AtomicBool,
     next_parked: AtomicU64,
     parked: may::sync::Mutex<HashMap<u64, TcpStream>>,
+    /// Connections waiting for their client (see [`ServerState::wait_insert`]).
+    waiting: std::sync::Mutex<Waiting>,
+}
+
+/// Connections waiting for their client, oldest first.
+#[derive(Default)]
+struct Waiting {
+    by_age: BTreeMap<u64, std::net::TcpStream>,
+    next: u64,
 }
 
 trait LockOrRecover<T> {
@@ -252,6 +266,38 @@ impl<T> LockOrRecover<T> for may::sync::Mutex<T> {
 }
 
 impl ServerState {
+    /// Registers a connection that now waits for its client (for a request, or the rest of
+    /// one), by a duplicate of its socket that is only ever shut down or closed, never read or
+    /// written (so holding a `std` socket in a green thread blocks nothing). [`Server::stop`]
+    /// shuts every registered connection, and [`evict_oldest_waiting`](Self::evict_oldest_waiting)
+    /// the one that has waited longest. Returns the key to [`wait_take`](Self::wait_take) it
+    /// back with.
+    pub(crate) fn wait_insert(&self, handle: std::net::TcpStream) -> u64 {
+        let mut w = crate::wait::lock(&self.waiting);
+        let id = w.next;
+        w.next += 1;
+        w.by_age.insert(id, handle);
+        id
+    }
+
+    /// Takes a waiting connection's handle back; `None` if it was evicted or the server
+    /// stopped meanwhile (its socket has been shut).
+    pub(crate) fn wait_take(&self, id: u64) -> Option<std::net::TcpStream> {
+        crate::wait::lock(&self.waiting).by_age.remove(&id)
+    }
+
+    /// Shuts the connection that has waited longest for its client; false if none waits.
+    pub(crate) fn evict_oldest_waiting(&self) -> bool {
+        let oldest = crate::wait::lock(&self.waiting).by_age.pop_first();
+        match oldest {
+            Some((_, stream)) => {
+                let _ = stream.shutdown(Shutdown::Both);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Whether [`Server::stop`] has been called (or the handle dropped).
     pub(crate) fn stopped(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)

@@ -1,0 +1,1323 @@
+//! A small HTTP/1.1 server for services that face strangers: each complete request is handed
+//! to a [`Service`], and everything a stranger can get wrong or do on purpose is answered or
+//! bounded here, before the service sees it.
+//!
+//! This is greenfetch's stand-in for `may_minihttp` (see [`server`](super) for why it is not
+//! used as is): the same shape (a service called with a request, returning a response, one
+//! green thread per connection), hardened.
+//!
+//! | what a client does | what it gets |
+//! |---|---|
+//! | a request that does not parse (garbage, a bad `Content-Length`, a bad target) | `400`, then the connection is closed |
+//! | an HTTP version other than 1.0 and 1.1 | `505`, closed |
+//! | a head over [`HttpConfig::max_head`] bytes, or more than 64 headers | `431`, closed |
+//! | a body over [`HttpConfig::max_body`] | `413` (before the body is read; `Expect: 100-continue` is honoured, so a polite client never sends it), closed |
+//! | `Transfer-Encoding` (a chunked body) | `411`: send `Content-Length`; closed |
+//! | an `Expect` other than `100-continue` | `417`, closed |
+//! | a head and body that take longer than [`HttpConfig::client_timeout`] to arrive | `408`, closed |
+//! | a connection idle for [`HttpConfig::idle_timeout`] before (or between) requests | closed quietly |
+//! | a response it does not read within `client_timeout` | closed |
+//! | more than [`HttpConfig::max_connections_per_client`] connections from one IP address | `503`, closed |
+//! | a connection beyond [`HttpConfig::max_connections`] | the connection that has waited longest for its client (idle, or in a slow request) is closed to make room; if every connection is busy with a request, `503` with `Retry-After: 1`, closed |
+//! | a service that panics | `500` (the panic is logged on stderr), closed |
+//!
+//! Every response has `Content-Length`; a closing one says `Connection: close`, is followed
+//! by a bounded lingering close (what the client still sends is read and dropped for a moment,
+//! so the kernel does not reset the response away), and is never a silent drop. Errors are
+//! `text/plain`, or `{"error":{"kind":...,"message":...}}` when the request's `Accept` prefers
+//! `application/json`. Keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked) and pipelining
+//! work; `HEAD` gets the head of the `GET` answer. [`Server::stop`](super::Server::stop) closes
+//! the connections that are waiting for their client at once, and the others after the
+//! response in progress.
+//!
+//! Each connection costs a green thread, a read buffer that starts at 1 KiB and grows to
+//! `max_head`, the body (at most `max_body`), and two file descriptors (the socket, and a
+//! duplicate kept so that `stop` and eviction can shut it from outside).
+//!
+//! Layer: apps (uses [`Server`](super::Server), `may`'s sockets, `httparse`).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use greenfetch::server::http::{HttpConfig, HttpServer, Request, Response};
+//!
+//! let server = HttpServer::start("127.0.0.1:0", HttpConfig::default(), |req: &Request| {
+//!     Response::text(200, format!("{} bytes to {}\n", req.body().len(), req.path()))
+//! })?;
+//! let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
+//! conn.write_all(b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")?;
+//! let mut reply = String::new();
+//! conn.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(reply.ends_with("\r\n\r\n3 bytes to /x\n"));
+//!
+//! let mut conn = std::net::TcpStream::connect(server.addr())?;
+//! conn.write_all(b"\x16\x03\x01 not http\r\n\r\n")?;
+//! let mut reply = String::new();
+//! conn.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use may::net::TcpStream;
+
+use super::{Server, ServerState};
+use crate::greenthread::panic_message;
+use crate::wait::lock;
+
+/// Most request headers accepted.
+const MAX_HEADERS: usize = 64;
+/// First size of a connection's read buffer.
+const READ_BUF: usize = 1024;
+/// Most bytes read and dropped in a lingering close.
+const LINGER_BYTES: usize = 1 << 20;
+/// Longest lingering close.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Limits and timeouts of an [`HttpServer`].
+///
+/// ```
+/// use std::time::Duration;
+/// let cfg = greenfetch::server::http::HttpConfig {
+///     max_body: 1024,
+///     client_timeout: Duration::from_secs(5),
+///     ..Default::default()
+/// };
+/// assert_eq!(cfg.max_head, 16 * 1024);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request head (request line and headers), in bytes: more is `431`.
+    pub max_head: usize,
+    /// Largest request body, in bytes: more is `413`.
+    pub max_body: u64,
+    /// A request's head and body must arrive within this from its first byte (`408`
+    /// otherwise); a response must be taken by the client within it too.
+    pub client_timeout: Duration,
+    /// How long a connection may wait for a request (the first, or the next with keep-alive).
+    pub idle_timeout: Duration,
+    /// Connections served at once; beyond, the longest-waiting idle one is closed, or `503`.
+    pub max_connections: usize,
+    /// Connections from one IP address at once; beyond, `503`.
+    pub max_connections_per_client: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_head: 16 * 1024,
+            max_body: 64 * 1024,
+            client_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_connections_per_client: 128,
+        }
+    }
+}
+
+/// A complete request: its head, its whole body, and who sent it.
+///
+/// ```
+/// let req = greenfetch::server::http::Request::new("POST", "/titles?x=1", b"http://a.test/\n".to_vec())
+///     .with_header("Accept", "application/json");
+/// assert_eq!(req.path(), "/titles");
+/// assert_eq!(req.query(), Some("x=1"));
+/// assert_eq!(req.header("accept"), Some("application/json"));
+/// assert_eq!(req.body(), b"http://a.test/\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: String,
+    path: String,
+    query: Option<String>,
+    version: u8,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    peer: SocketAddr,
+}
+
+impl Request {
+    /// A request built by hand (to call a [`Service`] directly, in tests): HTTP/1.1, no
+    /// headers, from `0.0.0.0:0`. `target` is a path with an optional `?query`.
+    ///
+    /// ```
+    /// let req = greenfetch::server::http::Request::new("GET", "/healthz", Vec::new());
+    /// assert_eq!(req.method(), "GET");
+    /// ```
+    pub fn new(method: &str, target: &str, body: Vec<u8>) -> Self {
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+            None => (target.to_owned(), None),
+        };
+        Request {
+            method: method.to_owned(),
+            path,
+            query,
+            version: 1,
+            headers: Vec::new(),
+            body,
+            peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    /// Adds a header (builder style, for requests built by hand).
+    ///
+    /// ```
+    /// let req = greenfetch::server::http::Request::new("GET", "/", Vec::new())
+    ///     .with_header("X-A", "1");
+    /// assert_eq!(req.header("x-a"), Some("1"));
+    /// ```
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The method, as sent (`GET`, `POST`, ...).
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Request::new("POST", "/", vec![]).method(), "POST");
+    /// ```
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path, without the query (an absolute-form target is reduced to its path).
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Request::new("GET", "/a?b", vec![]).path(), "/a");
+    /// ```
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query, without its `?`.
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Request::new("GET", "/a", vec![]).query(), None);
+    /// ```
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Request::new("GET", "/", vec![]).version(), 1);
+    /// ```
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The first header called `name` (case-insensitive); a value that is not UTF-8 has been
+    /// decoded lossily.
+    ///
+    /// ```
+    /// let req = greenfetch::server::http::Request::new("GET", "/", vec![]).with_header("Host", "h");
+    /// assert_eq!(req.header("HOST"), Some("h"));
+    /// assert_eq!(req.header("accept"), None);
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header, in the order sent.
+    ///
+    /// ```
+    /// let req = greenfetch::server::http::Request::new("GET", "/", vec![]).with_header("A", "1");
+    /// assert_eq!(req.headers().count(), 1);
+    /// ```
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The whole body (at most [`HttpConfig::max_body`] bytes).
+    ///
+    /// ```
+    /// assert!(greenfetch::server::http::Request::new("GET", "/", vec![]).body().is_empty());
+    /// ```
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The client's address.
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Request::new("GET", "/", vec![]).peer().port(), 0);
+    /// ```
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
+/// A response: status, headers and a body in memory. `Content-Length` and `Connection` are
+/// the server's business and are added when it is written.
+///
+/// ```
+/// use greenfetch::server::http::Response;
+/// let r = Response::text(404, "no such page\n").with_header("X-Why", "gone");
+/// assert_eq!(r.status(), 404);
+/// assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+/// assert_eq!(r.body(), b"no such page\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    close: bool,
+}
+
+impl Response {
+    /// A response with `status`, no headers and no body.
+    ///
+    /// ```
+    /// assert!(greenfetch::server::http::Response::new(204).body().is_empty());
+    /// ```
+    pub fn new(status: u16) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            close: false,
+        }
+    }
+
+    /// A `text/plain; charset=utf-8` response.
+    ///
+    /// ```
+    /// let r = greenfetch::server::http::Response::text(200, "ok\n");
+    /// assert_eq!(r.body(), b"ok\n");
+    /// ```
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Response::new(status).with_body("text/plain; charset=utf-8", body.into().into_bytes())
+    }
+
+    /// A response with `body` of type `content_type`.
+    ///
+    /// ```
+    /// let r = greenfetch::server::http::Response::new(200).with_body("application/json", b"[]".to_vec());
+    /// assert_eq!(r.header("Content-Type"), Some("application/json"));
+    /// ```
+    pub fn with_body(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        self.headers
+            .push(("Content-Type".to_owned(), content_type.to_owned()));
+        self.body = body;
+        self
+    }
+
+    /// An error: `{"error":{"kind":KIND,"message":MESSAGE}}` if `json`, else `MESSAGE` and a
+    /// newline as text.
+    ///
+    /// ```
+    /// use greenfetch::server::http::Response;
+    /// let r = Response::error(413, "too_many_urls", "3 URLs; at most 2", true);
+    /// assert_eq!(r.body(), br#"{"error":{"kind":"too_many_urls","message":"3 URLs; at most 2"}}"#);
+    /// assert_eq!(Response::error(404, "not_found", "no", false).body(), b"no\n");
+    /// ```
+    pub fn error(status: u16, kind: &str, message: &str, json: bool) -> Self {
+        if json {
+            let body = serde_json::json!({"error": {"kind": kind, "message": message}});
+            Response::new(status).with_body("application/json", body.to_string().into_bytes())
+        } else {
+            Response::text(status, format!("{message}\n"))
+        }
+    }
+
+    /// Adds a header (`Content-Length` and `Connection` are ignored: the server writes those).
+    ///
+    /// ```
+    /// let r = greenfetch::server::http::Response::new(405).with_header("Allow", "POST");
+    /// assert_eq!(r.header("allow"), Some("POST"));
+    /// ```
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Closes the connection after this response.
+    ///
+    /// ```
+    /// let _r = greenfetch::server::http::Response::new(400).closing();
+    /// ```
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
+    /// The status code.
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Response::new(201).status(), 201);
+    /// ```
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The first header called `name` (case-insensitive).
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Response::new(200).header("x"), None);
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body.
+    ///
+    /// ```
+    /// assert_eq!(greenfetch::server::http::Response::text(200, "x").body(), b"x");
+    /// ```
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+/// What an [`HttpServer`] runs for each complete request. Closures
+/// `Fn(&Request) -> Response` are services.
+///
+/// `call` runs in the connection's green thread and may block (green I/O, a `GreenPile`): other
+/// connections go on. A panic becomes a `500` and is logged.
+///
+/// ```
+/// use greenfetch::server::http::{Request, Response, Service};
+///
+/// struct Hello;
+/// impl Service for Hello {
+///     fn call(&self, _req: &Request) -> Response {
+///         Response::text(200, "hello\n")
+///     }
+/// }
+/// assert_eq!(Hello.call(&Request::new("GET", "/", vec![])).body(), b"hello\n");
+/// ```
+pub trait Service: Send + Sync + 'static {
+    /// Answers one request.
+    fn call(&self, req: &Request) -> Response;
+
+    /// Told about every response the server wrote without calling the service (a bad or
+    /// too-large request, a timeout, a full server, a panic): its status, and the request's
+    /// path when the head was read. For metrics and logs; does nothing by default.
+    fn rejected(&self, _status: u16, _path: Option<&str>) {}
+}
+
+impl<F> Service for F
+where
+    F: Fn(&Request) -> Response + Send + Sync + 'static,
+{
+    fn call(&self, req: &Request) -> Response {
+        self(req)
+    }
+}
+
+/// Connection counters of an [`HttpServer`].
+#[derive(Debug, Default)]
+pub(crate) struct ConnStats {
+    /// Connections open now.
+    pub(crate) open: AtomicU64,
+    /// Connections accepted so far.
+    pub(crate) accepted: AtomicU64,
+    /// Connections turned away with `503` (server full of busy connections, or too many from
+    /// one client).
+    pub(crate) refused: AtomicU64,
+    /// Idle connections closed to make room for a new one.
+    pub(crate) evicted: AtomicU64,
+    /// Requests that took longer than `client_timeout` to arrive.
+    pub(crate) timed_out: AtomicU64,
+}
+
+/// What every connection of a server shares.
+struct Shared<S> {
+    cfg: HttpConfig,
+    service: S,
+    stats: Arc<ConnStats>,
+    per_client: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Starts HTTP servers (see the [module docs](self)).
+///
+/// ```
+/// let server = greenfetch::server::http::HttpServer::start(
+///     "127.0.0.1:0",
+///     Default::default(),
+///     |_req: &greenfetch::server::http::Request| greenfetch::server::http::Response::text(200, "hi\n"),
+/// )?;
+/// assert_ne!(server.addr().port(), 0);
+/// server.stop();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpServer;
+
+impl HttpServer {
+    /// Binds `addr` (`"127.0.0.1:0"` picks a free port) and serves `service` until the returned
+    /// [`Server`] is stopped or dropped.
+    ///
+    /// See the [module example](self).
+    pub fn start<S: Service>(addr: &str, cfg: HttpConfig, service: S) -> io::Result<Server> {
+        HttpServer::start_with_stats(addr, cfg, service, Arc::default())
+    }
+
+    /// [`start`](Self::start), counting connections into `stats`.
+    pub(crate) fn start_with_stats<S: Service>(
+        addr: &str,
+        cfg: HttpConfig,
+        service: S,
+        stats: Arc<ConnStats>,
+    ) -> io::Result<Server> {
+        let shared = Arc::new(Shared {
+            cfg,
+            service,
+            stats,
+            per_client: Mutex::new(HashMap::new()),
+        });
+        Server::start(addr, move |stream, state| {
+            serve_connection(stream, state, &shared);
+            Ok(())
+        })
+    }
+}
+
+/// The best of `offered` (media types, in the server's order of preference) for an `Accept`
+/// header: `None` when the header accepts none of them. No header, or an empty one, accepts
+/// anything (the first offered). Between equal q-values, the more specific range wins, then
+/// the one the client listed first, then the server's order.
+///
+/// ```
+/// use greenfetch::server::http::negotiate;
+/// let offered = ["text/plain", "application/json"];
+/// assert_eq!(negotiate(None, &offered), Some("text/plain"));
+/// assert_eq!(negotiate(Some("application/json"), &offered), Some("application/json"));
+/// assert_eq!(negotiate(Some("text/*;q=0.5, application/json;q=0.9"), &offered), Some("application/json"));
+/// assert_eq!(negotiate(Some("*/*"), &offered), Some("text/plain"));
+/// assert_eq!(negotiate(Some("image/png"), &offered), None);
+/// assert_eq!(negotiate(Some("application/json;q=0, */*"), &offered), Some("text/plain"));
+/// ```
+pub fn negotiate<'a>(accept: Option<&str>, offered: &[&'a str]) -> Option<&'a str> {
+    let accept = accept.map(str::trim).unwrap_or("");
+    if accept.is_empty() {
+        return offered.first().copied();
+    }
+    // Each range: (type, subtype, q in thousandths, position).
+    let ranges: Vec<(&str, &str, u32, usize)> = accept
+        .split(',')
+        .enumerate()
+        .filter_map(|(pos, part)| {
+            let mut params = part.split(';');
+            let (t, s) = params.next()?.trim().split_once('/')?;
+            let mut q = 1000;
+            for p in params {
+                if let Some((k, v)) = p.split_once('=') {
+                    if k.trim().eq_ignore_ascii_case("q") {
+                        q = v
+                            .trim()
+                            .parse::<f32>()
+                            .map_or(0, |q| (q.clamp(0.0, 1.0) * 1000.0) as u32);
+                    }
+                }
+            }
+            Some((t.trim(), s.trim(), q, pos))
+        })
+        .collect();
+    let mut best: Option<(&'a str, (u32, u8, usize))> = None;
+    for &media in offered {
+        let Some((mt, ms)) = media.split_once('/') else {
+            continue;
+        };
+        // The most specific matching range decides this type's q.
+        let matched = ranges
+            .iter()
+            .filter_map(|&(t, s, q, pos)| {
+                let specificity = if t.eq_ignore_ascii_case(mt) && s.eq_ignore_ascii_case(ms) {
+                    2
+                } else if t.eq_ignore_ascii_case(mt) && s == "*" {
+                    1
+                } else if t == "*" && s == "*" {
+                    0
+                } else {
+                    return None;
+                };
+                Some((specificity, q, pos))
+            })
+            .max_by_key(|&(specificity, _, pos)| (specificity, std::cmp::Reverse(pos)));
+        let Some((specificity, q, pos)) = matched else {
+            continue;
+        };
+        if q == 0 {
+            continue;
+        }
+        // Higher q, then more specific, then listed earlier by the client, then our order.
+        let key = (q, specificity, usize::MAX - pos);
+        let better = match best {
+            None => true,
+            Some((_, k)) => (key.0, key.1, key.2) > (k.0, k.1, k.2),
+        };
+        if better {
+            best = Some((media, key));
+        }
+    }
+    best.map(|(m, _)| m)
+}
+
+/// Whether the server's own error answers should be JSON for this `Accept`.
+fn wants_json(accept: Option<&str>) -> bool {
+    negotiate(accept, &["text/plain", "application/json"]) == Some("application/json")
+}
+
+/// Gives a client's connection slot back.
+struct ClientSlot<'a, S> {
+    shared: &'a Shared<S>,
+    ip: IpAddr,
+}
+
+impl<S> Drop for ClientSlot<'_, S> {
+    fn drop(&mut self) {
+        let mut map = lock(&self.shared.per_client);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Counts the connection as open until it ends.
+struct OpenGuard<'a>(&'a ConnStats);
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<S> Shared<S> {
+    fn admit_client(&self, ip: IpAddr) -> Option<ClientSlot<'_, S>> {
+        let mut map = lock(&self.per_client);
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.cfg.max_connections_per_client {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot { shared: self, ip })
+    }
+}
+
+/// How reading a request ended.
+enum Incoming {
+    Request(Request, Framing),
+    /// The client closed, went idle past the timeout, or the connection was evicted or stopped
+    /// before a request began: close quietly.
+    Closed,
+    /// Answer this and close.
+    Reject(Rejection),
+}
+
+/// A request the server answers itself.
+struct Rejection {
+    status: u16,
+    kind: &'static str,
+    message: String,
+    json: bool,
+    path: Option<String>,
+}
+
+impl Rejection {
+    fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            kind,
+            message: message.into(),
+            json: false,
+            path: None,
+        }
+    }
+}
+
+/// What the head says about the connection and the response.
+#[derive(Debug, Clone, Copy)]
+struct Framing {
+    keep_alive: bool,
+    head_only: bool,
+}
+
+/// One connection: its socket, its read buffer, and its entry among the server's waiting
+/// connections.
+struct Conn<'a> {
+    stream: TcpStream,
+    read_timeout: Option<Duration>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// A duplicate of the socket, registered with the server while the connection waits for
+    /// its client (so `stop` and eviction can shut it); held here while a request is served.
+    /// Only ever shut down or closed: never read or written.
+    handle: Option<std::net::TcpStream>,
+    waiting_id: Option<u64>,
+    state: &'a ServerState,
+}
+
+/// A read that ended.
+enum ReadEnd {
+    Data(usize),
+    Eof,
+    TimedOut,
+}
+
+impl Conn<'_> {
+    /// Reads into the buffer's free space, waiting at most `limit`.
+    fn read_more(&mut self, limit: Duration) -> ReadEnd {
+        // may keeps socket timeouts in whole milliseconds, and 0 would mean none.
+        if limit < Duration::from_millis(1) {
+            return ReadEnd::TimedOut;
+        }
+        let limit = Some(limit);
+        if self.read_timeout != limit {
+            if self.stream.set_read_timeout(limit).is_err() {
+                return ReadEnd::Eof;
+            }
+            self.read_timeout = limit;
+        }
+        loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => return ReadEnd::Eof,
+                Ok(n) => {
+                    self.end += n;
+                    return ReadEnd::Data(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if e.kind() == io::ErrorKind::TimedOut
+                        || e.kind() == io::ErrorKind::WouldBlock =>
+                {
+                    // may resumed us from its timer thread: hop back onto a worker.
+                    crate::wait::rehome();
+                    return ReadEnd::TimedOut;
+                }
+                Err(_) => return ReadEnd::Eof,
+            }
+        }
+    }
+
+    /// Registers the connection as waiting for its client. False if the server is stopping.
+    fn begin_wait(&mut self) -> bool {
+        if let Some(h) = self.handle.take() {
+            self.waiting_id = Some(self.state.wait_insert(h));
+        }
+        !self.state.stopped()
+    }
+
+    /// Takes the connection back from the waiting list; false if it was evicted or stopped
+    /// meanwhile (its socket is shut).
+    fn end_wait(&mut self) -> bool {
+        match self.waiting_id.take() {
+            Some(id) => match self.state.wait_take(id) {
+                Some(h) => {
+                    self.handle = Some(h);
+                    true
+                }
+                None => false,
+            },
+            None => self.handle.is_some(),
+        }
+    }
+
+    /// Reads one request: head, checks, body.
+    fn read_request(&mut self, cfg: &HttpConfig, stats: &ConnStats) -> Incoming {
+        // The request's clock starts at its first byte (now, if pipelined bytes are waiting).
+        let mut started = (self.start < self.end).then(Instant::now);
+        let (head_len, head) = loop {
+            if self.start < self.end {
+                match parse_head(&self.buf[self.start..self.end], cfg) {
+                    Ok(Some(done)) => break done,
+                    Ok(None) => {}
+                    Err(r) => return Incoming::Reject(r),
+                }
+                if self.end - self.start >= cfg.max_head {
+                    return Incoming::Reject(Rejection::new(
+                        431,
+                        "head_too_large",
+                        format!("request head larger than {} bytes", cfg.max_head),
+                    ));
+                }
+            }
+            // Room for more: compact, then grow up to max_head.
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).clamp(READ_BUF, cfg.max_head.max(READ_BUF));
+                self.buf.resize(grown, 0);
+            }
+            let limit = match started {
+                None => cfg.idle_timeout,
+                Some(t0) => cfg.client_timeout.saturating_sub(t0.elapsed()),
+            };
+            match self.read_more(limit) {
+                ReadEnd::Data(_) => {
+                    started.get_or_insert_with(Instant::now);
+                }
+                ReadEnd::Eof => return Incoming::Closed,
+                ReadEnd::TimedOut if started.is_none() => return Incoming::Closed,
+                ReadEnd::TimedOut => {
+                    stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    return Incoming::Reject(Rejection::new(
+                        408,
+                        "timeout",
+                        format!(
+                            "the request head did not arrive within {:?}",
+                            cfg.client_timeout
+                        ),
+                    ));
+                }
+            }
+        };
+        let started = started.unwrap_or_else(Instant::now);
+        self.start += head_len;
+        let Head {
+            mut req,
+            body_len,
+            expect_continue,
+            framing,
+        } = head;
+        let reject = |status, kind, message: String, req: &Request| {
+            let mut r = Rejection::new(status, kind, message);
+            r.json = wants_json(req.header("accept"));
+            r.path = Some(req.path.clone());
+            Incoming::Reject(r)
+        };
+        if body_len > cfg.max_body {
+            return reject(
+                413,
+                "body_too_large",
+                format!(
+                    "request body of {body_len} bytes; at most {} accepted",
+                    cfg.max_body
+                ),
+                &req,
+            );
+        }
+        let body_len = body_len as usize;
+        let buffered = (self.end - self.start).min(body_len);
+        let mut body = Vec::with_capacity(body_len);
+        body.extend_from_slice(&self.buf[self.start..self.start + buffered]);
+        self.start += buffered;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        if body.len() < body_len {
+            if expect_continue && self.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                return Incoming::Closed;
+            }
+            // The rest of the body, read straight into it (the buffer holds nothing now).
+            body.resize(body_len, 0);
+            let mut got = buffered;
+            while got < body_len {
+                let limit = cfg.client_timeout.saturating_sub(started.elapsed());
+                match self.read_body(&mut body[got..], limit) {
+                    ReadEnd::Data(n) => got += n,
+                    ReadEnd::Eof => return Incoming::Closed,
+                    ReadEnd::TimedOut => {
+                        stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                        return reject(
+                            408,
+                            "timeout",
+                            format!(
+                                "the request body did not arrive within {:?}",
+                                cfg.client_timeout
+                            ),
+                            &req,
+                        );
+                    }
+                }
+            }
+        }
+        req.body = body;
+        Incoming::Request(req, framing)
+    }
+
+    /// Reads part of a body into `dst`, waiting at most `limit`.
+    fn read_body(&mut self, dst: &mut [u8], limit: Duration) -> ReadEnd {
+        if limit < Duration::from_millis(1) {
+            return ReadEnd::TimedOut;
+        }
+        if self.read_timeout != Some(limit) {
+            if self.stream.set_read_timeout(Some(limit)).is_err() {
+                return ReadEnd::Eof;
+            }
+            self.read_timeout = Some(limit);
+        }
+        loop {
+            match self.stream.read(dst) {
+                Ok(0) => return ReadEnd::Eof,
+                Ok(n) => return ReadEnd::Data(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if e.kind() == io::ErrorKind::TimedOut
+                        || e.kind() == io::ErrorKind::WouldBlock =>
+                {
+                    crate::wait::rehome();
+                    return ReadEnd::TimedOut;
+                }
+                Err(_) => return ReadEnd::Eof,
+            }
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let r = self.stream.write_all(bytes);
+        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock)
+        {
+            crate::wait::rehome();
+        }
+        r
+    }
+
+    /// Writes `resp`; `keep_alive` false adds `Connection: close`.
+    fn respond(&mut self, resp: &Response, head_only: bool, keep_alive: bool) -> io::Result<()> {
+        let mut out = Vec::with_capacity(160 + resp.body.len());
+        let mut w = Fmt(&mut out);
+        let _ = write!(
+            w,
+            "HTTP/1.1 {} {}\r\nServer: greenfetch\r\n",
+            resp.status,
+            reason(resp.status)
+        );
+        for (k, v) in &resp.headers {
+            if k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("connection") {
+                continue;
+            }
+            let _ = write!(w, "{k}: {v}\r\n");
+        }
+        let _ = write!(w, "Content-Length: {}\r\n", resp.body.len());
+        if !keep_alive {
+            let _ = w.write_str("Connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        if !head_only {
+            out.extend_from_slice(&resp.body);
+        }
+        self.write_all(&out)
+    }
+
+    /// Sends FIN, then reads and drops what the client still sends (bounded in bytes and
+    /// time), so that closing does not reset the response away.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let until = Instant::now() + LINGER_TIME;
+        let mut left = LINGER_BYTES;
+        if self.buf.len() < READ_BUF {
+            self.buf.resize(READ_BUF, 0);
+        }
+        while left > 0 {
+            (self.start, self.end) = (0, 0);
+            match self.read_more(until.saturating_duration_since(Instant::now())) {
+                ReadEnd::Data(n) => left = left.saturating_sub(n),
+                ReadEnd::Eof | ReadEnd::TimedOut => break,
+            }
+        }
+    }
+
+    /// Answers a request the service never sees, then closes.
+    fn reject<S: Service>(&mut self, r: Rejection, shared: &Shared<S>) {
+        let mut resp = Response::error(r.status, r.kind, &r.message, r.json);
+        if r.status == 503 {
+            resp = resp.with_header("Retry-After", "1");
+        }
+        shared.service.rejected(r.status, r.path.as_deref());
+        if self.respond(&resp, false, false).is_ok() {
+            self.linger();
+        }
+    }
+}
+
+/// A parsed head.
+struct Head {
+    req: Request,
+    body_len: u64,
+    expect_continue: bool,
+    framing: Framing,
+}
+
+/// Parses a request head; `Ok(None)` if it is not complete yet.
+fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rejection> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Rejection::new(
+                431,
+                "head_too_large",
+                format!("more than {MAX_HEADERS} request headers"),
+            ))
+        }
+        Err(httparse::Error::Version) => {
+            return Err(Rejection::new(
+                505,
+                "bad_version",
+                "only HTTP/1.0 and HTTP/1.1 are spoken here",
+            ))
+        }
+        Err(e) => {
+            return Err(Rejection::new(
+                400,
+                "bad_request",
+                format!("malformed request ({e})"),
+            ))
+        }
+    };
+    if head_len > cfg.max_head {
+        return Err(Rejection::new(
+            431,
+            "head_too_large",
+            format!("request head larger than {} bytes", cfg.max_head),
+        ));
+    }
+    let (Some(method), Some(target), Some(version)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(Rejection::new(400, "bad_request", "malformed request line"));
+    };
+    let mut req = Request::new(method, "/", Vec::new());
+    req.version = version;
+    req.headers = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let json = wants_json(req.header("accept"));
+    let bad = |status, kind, message: &str| {
+        let mut r = Rejection::new(status, kind, message);
+        r.json = json;
+        r
+    };
+    // The target: origin form, absolute form (reduced to its path), or `*`.
+    let origin = if target.starts_with('/') || target == "*" {
+        target
+    } else if let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
+        rest.find('/').map_or("/", |i| &rest[i..])
+    } else {
+        return Err(bad(400, "bad_request", "malformed request target"));
+    };
+    let (path, query) = match origin.split_once('?') {
+        Some((p, q)) => (p, Some(q.to_owned())),
+        None => (origin, None),
+    };
+    req.path = path.to_owned();
+    req.query = query;
+    let (mut close, mut keep) = (false, false);
+    let mut body_len: Option<u64> = None;
+    let mut expect_continue = false;
+    for (name, value) in &req.headers {
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = value.trim();
+            let n = (!v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| v.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| bad(400, "bad_request", "bad Content-Length"))?;
+            if body_len.is_some_and(|m| m != n) {
+                return Err(bad(
+                    400,
+                    "bad_request",
+                    "conflicting Content-Length headers",
+                ));
+            }
+            body_len = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let mut r = bad(
+                411,
+                "length_required",
+                "request bodies must be sent with Content-Length (Transfer-Encoding is not supported)",
+            );
+            r.path = Some(req.path.clone());
+            return Err(r);
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',') {
+                close |= token.trim().eq_ignore_ascii_case("close");
+                keep |= token.trim().eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            if value.trim().eq_ignore_ascii_case("100-continue") {
+                expect_continue = version == 1;
+            } else {
+                let mut r = bad(
+                    417,
+                    "expectation_failed",
+                    "only Expect: 100-continue is supported",
+                );
+                r.path = Some(req.path.clone());
+                return Err(r);
+            }
+        }
+    }
+    let framing = Framing {
+        keep_alive: !close && (version == 1 || keep),
+        head_only: method.eq_ignore_ascii_case("HEAD"),
+    };
+    Ok(Some((
+        head_len,
+        Head {
+            req,
+            body_len: body_len.unwrap_or(0),
+            expect_continue,
+            framing,
+        },
+    )))
+}
+
+/// Serves one connection until it closes, errs, times out, or the server stops.
+fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: &Shared<S>) {
+    let stats = &shared.stats;
+    let cfg = &shared.cfg;
+    stats.accepted.fetch_add(1, Ordering::Relaxed);
+    stats.open.fetch_add(1, Ordering::Relaxed);
+    let _open = OpenGuard(stats);
+    let peer = match stream.peer_addr() {
+        Ok(p) => p,
+        Err(_) => return, // already gone
+    };
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(cfg.client_timeout));
+    let mut conn = Conn {
+        handle: stream.inner().try_clone().ok(),
+        stream,
+        read_timeout: None,
+        buf: vec![0; READ_BUF],
+        start: 0,
+        end: 0,
+        waiting_id: None,
+        state,
+    };
+    // Admission: a share per client, then room on the server.
+    let Some(_client) = shared.admit_client(peer.ip()) else {
+        stats.refused.fetch_add(1, Ordering::Relaxed);
+        let r = Rejection::new(
+            503,
+            "busy",
+            format!(
+                "too many connections from {} (at most {})",
+                peer.ip(),
+                cfg.max_connections_per_client
+            ),
+        );
+        conn.reject(r, shared);
+        return;
+    };
+    if stats.open.load(Ordering::Relaxed) > cfg.max_connections as u64 {
+        if state.evict_oldest_waiting() {
+            stats.evicted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            let r = Rejection::new(
+                503,
+                "busy",
+                format!(
+                    "the server is busy ({} connections, all with requests in progress)",
+                    cfg.max_connections
+                ),
+            );
+            conn.reject(r, shared);
+            return;
+        }
+    }
+    if conn.handle.is_none() {
+        return; // no descriptor left for the duplicate: the server is out of them
+    }
+    loop {
+        let incoming = if conn.begin_wait() {
+            conn.read_request(cfg, stats)
+        } else {
+            Incoming::Closed // stopping
+        };
+        if !conn.end_wait() {
+            break; // evicted or stopped while waiting: the socket is shut
+        }
+        let (req, framing) = match incoming {
+            Incoming::Request(req, framing) => (req, framing),
+            Incoming::Closed => break,
+            Incoming::Reject(r) => {
+                conn.reject(r, shared);
+                return;
+            }
+        };
+        state.hits.fetch_add(1, Ordering::Relaxed);
+        let mut req = req;
+        req.peer = peer;
+        let outcome = catch_unwind(AssertUnwindSafe(|| shared.service.call(&req)));
+        let resp = match outcome {
+            Ok(resp) => resp,
+            Err(p) => {
+                eprintln!(
+                    "greenfetch: {} {}: the service panicked: {}",
+                    req.method,
+                    req.path,
+                    panic_message(&*p)
+                );
+                let r = Rejection {
+                    status: 500,
+                    kind: "internal",
+                    message: "internal error (the server's log has the details)".to_owned(),
+                    json: wants_json(req.header("accept")),
+                    path: Some(req.path.clone()),
+                };
+                conn.reject(r, shared);
+                return;
+            }
+        };
+        let keep_alive = framing.keep_alive && !resp.close && !state.stopped();
+        if conn.respond(&resp, framing.head_only, keep_alive).is_err() {
+            return;
+        }
+        if !keep_alive {
+            conn.linger();
+            return;
+        }
+    }
+}
+
+/// `fmt::Write` into a byte vector.
+struct Fmt<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Fmt<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// The reason phrase of a status code.
+pub(crate) fn reason(code: u16) -> &'static str {
+    match code {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => match code / 100 {
+            1 => "Informational",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            _ => "Server Error",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(bytes: &[u8]) -> Result<Option<(usize, Head)>, Rejection> {
+        parse_head(bytes, &HttpConfig::default())
+    }
+
+    #[test]
+    fn heads_parse_or_are_rejected_with_a_status() {
+        let (n, h) =
+            head(b"POST http://x.test/titles?a=1 HTTP/1.0\r\nContent-Length: 5\r\n\r\nbody")
+                .ok()
+                .flatten()
+                .unwrap();
+        assert_eq!(n, 58);
+        assert_eq!((h.req.path(), h.req.query()), ("/titles", Some("a=1")));
+        assert_eq!(h.body_len, 5);
+        assert!(!h.framing.keep_alive);
+        assert!(matches!(head(b"GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None)));
+        let status = |b: &[u8]| head(b).err().map(|r| r.status);
+        assert_eq!(status(b"\x00\x01\r\n\r\n"), Some(400));
+        assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), Some(505));
+        assert_eq!(status(b"GET nope HTTP/1.1\r\n\r\n"), Some(400));
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Some(411)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n"),
+            Some(417)
+        );
+        let many: String = (0..70).map(|i| format!("X-{i}: y\r\n")).collect();
+        assert_eq!(
+            status(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()),
+            Some(431)
+        );
+    }
+
+    #[test]
+    fn negotiation_prefers_q_then_specificity_then_client_order() {
+        let offered = ["text/plain", "application/json"];
+        assert_eq!(
+            negotiate(Some("application/json, text/plain"), &offered),
+            Some("application/json")
+        );
+        assert_eq!(
+            negotiate(Some("text/plain, application/json"), &offered),
+            Some("text/plain")
+        );
+        assert_eq!(
+            negotiate(Some("*/*;q=0.1, application/*"), &offered),
+            Some("application/json")
+        );
+        assert_eq!(
+            negotiate(Some("text/html, */*;q=0.8"), &offered),
+            Some("text/plain")
+        );
+        assert_eq!(negotiate(Some("garbage"), &offered), None);
+        assert_eq!(negotiate(Some(" "), &offered), Some("text/plain"));
+    }
+}
