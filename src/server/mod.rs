@@ -33,6 +33,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod dispatch;
 pub mod fixture;
 pub mod http;
 
