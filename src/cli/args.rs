@@ -32,6 +32,9 @@ pub(crate) enum Command {
     /// Merge jsonl outputs (shards, or a run and its resumed part) back into input order by
     /// their `index`, streaming; duplicates dropped.
     Merge(MergeArgs),
+    /// Run the dispatch service: POST /titles with URLs, one a line, answers their titles in
+    /// order; prints the address it bound. Refuses private targets unless --allow-private.
+    Serve(Box<ServeArgs>),
     /// Run the fixture server (deterministic endpoints to test and benchmark against); prints
     /// the address it bound.
     Fixture(FixtureArgs),
@@ -43,6 +46,93 @@ pub(crate) struct MergeArgs {
     /// jsonl files, each in index order (`-`: stdin).
     #[arg(value_name = "FILE", required = true)]
     pub(crate) files: Vec<PathBuf>,
+}
+
+/// `greenfetch serve`.
+///
+/// POST /titles with URLs one a line (blank lines and # comments skipped) answers one title a
+/// line in input order (an empty line for a failure), or a JSON array with `Accept:
+/// application/json`. GET /healthz; GET /metrics (Prometheus). One pool of -c fetches is
+/// shared by all requests.
+///
+/// It fetches what strangers send: it listens on loopback unless told otherwise, and refuses
+/// loopback, private, link-local and other non-public targets (after DNS, on every redirect)
+/// unless --allow-private or --allow-addr.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. A non-loopback address is served with
+    /// a warning.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub(crate) listen: String,
+
+    /// Fetch private, loopback and link-local targets too (only for a trusted network).
+    #[arg(long)]
+    pub(crate) allow_private: bool,
+
+    /// Allow this one address even though it is private: `IP:PORT`, or `IP` for every port
+    /// (repeatable).
+    #[arg(long = "allow-addr", value_name = "IP[:PORT]")]
+    pub(crate) allow_addr: Vec<AllowAddr>,
+
+    /// Most URLs in one request (413 beyond).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub(crate) max_urls: usize,
+
+    /// Largest request body (413 beyond).
+    #[arg(long, default_value = "64KiB", value_name = "SIZE")]
+    pub(crate) max_request_body: SizeArg,
+
+    /// A request's deadline: URLs not done by then answer `timeout` (the per-fetch --timeout
+    /// applies too).
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub(crate) request_timeout: DurationArg,
+
+    /// A request's head and body must arrive within this (408 beyond), and its answer be
+    /// taken within it.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub(crate) client_timeout: DurationArg,
+
+    /// How long a client connection may sit idle before (or between) requests.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub(crate) idle_timeout: DurationArg,
+
+    /// Client connections at once; beyond, the longest-idle one is closed (503 if none is
+    /// idle).
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub(crate) max_connections: usize,
+
+    /// Client connections from one IP address at once (503 beyond).
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub(crate) max_connections_per_client: usize,
+
+    /// For an HTML page answer its <title>; don't fetch the feed it advertises.
+    #[arg(long)]
+    pub(crate) no_discover: bool,
+
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+
+    /// Serve a backdoor console on this loopback address (stats, pool, resize N, pause, ...).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) backdoor: Option<SocketAddr>,
+}
+
+/// `IP:PORT` or `IP` (every port) for `--allow-addr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AllowAddr(pub(crate) SocketAddr);
+
+impl FromStr for AllowAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if let Ok(sa) = t.parse::<SocketAddr>() {
+            return Ok(AllowAddr(sa));
+        }
+        let ip = t.trim_start_matches('[').trim_end_matches(']');
+        ip.parse::<std::net::IpAddr>()
+            .map(|ip| AllowAddr(SocketAddr::new(ip, 0)))
+            .map_err(|_| format!("{s:?}: expected IP:PORT or IP, e.g. 10.0.0.5:8080"))
+    }
 }
 
 /// `greenfetch fixture`.
@@ -121,9 +211,10 @@ pub(crate) struct NetArgs {
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub(crate) retries: u32,
 
-    /// Largest body accepted (after decompression), e.g. `10MiB`.
-    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
-    pub(crate) max_body: SizeArg,
+    /// Largest body accepted (after decompression), e.g. `10MiB` [default: 256MiB; for
+    /// serve: 16MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) max_body: Option<SizeArg>,
 
     /// An extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
@@ -403,5 +494,11 @@ mod tests {
         let r: ResolveArg = "a.test:80:127.0.0.1,::1".parse().unwrap();
         assert_eq!((r.port, r.addrs.len()), (80, 2));
         assert!("a.test:80:".parse::<ResolveArg>().unwrap().addrs.is_empty());
+        assert_eq!(
+            "10.0.0.5".parse::<AllowAddr>().unwrap().0,
+            "10.0.0.5:0".parse().unwrap()
+        );
+        assert_eq!("[::1]:80".parse::<AllowAddr>().unwrap().0.port(), 80);
+        assert!("nope".parse::<AllowAddr>().is_err());
     }
 }

@@ -8,7 +8,7 @@ mod merge;
 mod output;
 mod progress;
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
 use greenfetch::green::ureq::{AgentConfig, GreenResolver};
 use greenfetch::{hub, GreenPool, WaitError};
 
-use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, RunArgs, TitlesArgs};
+use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, RunArgs, ServeArgs, TitlesArgs};
 use greenfetch::titles::{title_of, Titled};
 use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
@@ -40,6 +40,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Fetch(a) => fetch(*a),
         Command::Titles(a) => titles(*a),
         Command::Merge(a) => merge::merge(a.files),
+        Command::Serve(a) => serve(*a),
         Command::Fixture(a) => {
             configure_hub(a.workers);
             match greenfetch::server::fixture::run_fixture(&a.listen) {
@@ -88,6 +89,9 @@ fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
+/// `--max-body` when not given (fetch, titles).
+const DEFAULT_MAX_BODY: u64 = 256 * 1024 * 1024;
+
 /// Resolves the network options into the library's fetch settings.
 fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
     let mut headers = Vec::new();
@@ -131,7 +135,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
     Ok(FetchConfig {
         agent,
         retries: net.retries,
-        max_body: net.max_body.0,
+        max_body: net.max_body.map_or(DEFAULT_MAX_BODY, |m| m.0),
         headers,
         per_host: net.per_host,
         rate: net.rate.map(|r| r.0),
@@ -328,7 +332,16 @@ where
     let pool = GreenPool::new(net.concurrency.max(1));
     let stats = Arc::new(RunStats::default());
     if let Some(addr) = run.backdoor {
-        if let Err(e) = start_backdoor(addr, &pool, &stats) {
+        let (s, p) = (stats.clone(), pool.clone());
+        let describe = move || {
+            format!(
+                "done {} failed {} running {}",
+                s.done.load(Ordering::Relaxed),
+                s.failed.load(Ordering::Relaxed),
+                p.running()
+            )
+        };
+        if let Err(e) = start_backdoor(addr, &pool, &stats, describe) {
             return usage_error(format!("--backdoor {addr}: {e}"));
         }
     }
@@ -435,6 +448,105 @@ where
     }
 }
 
+/// `serve` answers from here on: whatever the request, at most this much body per fetch.
+const SERVE_MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// `greenfetch serve`: the dispatch service until the process is stopped.
+fn serve(a: ServeArgs) -> u8 {
+    use greenfetch::green::ureq::AddressPolicy;
+    use greenfetch::server::dispatch::{Dispatch, DispatchConfig};
+    use greenfetch::server::http::HttpConfig;
+
+    configure_hub(a.net.workers);
+    let mut fetch = match fetch_config(&a.net) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    if a.net.max_body.is_none() {
+        fetch.max_body = SERVE_MAX_BODY;
+    }
+    fetch.agent.address_policy = if a.allow_private {
+        AddressPolicy::allow_all()
+    } else {
+        a.allow_addr
+            .iter()
+            .fold(AddressPolicy::public_only(), |p, x| p.allow(x.0))
+    };
+    let required = |d: args::DurationArg, name: &str| {
+        d.0.ok_or_else(|| format!("--{name} must be more than 0"))
+    };
+    let timeouts = (
+        required(a.request_timeout, "request-timeout"),
+        required(a.client_timeout, "client-timeout"),
+        required(a.idle_timeout, "idle-timeout"),
+    );
+    let (request_timeout, client_timeout, idle_timeout) = match timeouts {
+        (Ok(r), Ok(c), Ok(i)) => (r, c, i),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return usage_error(e),
+    };
+    let service = Dispatch::new(DispatchConfig {
+        fetch,
+        concurrency: a.net.concurrency.max(1),
+        discover: !a.no_discover,
+        max_urls: a.max_urls,
+        request_timeout,
+        http: HttpConfig {
+            max_body: a.max_request_body.0,
+            client_timeout,
+            idle_timeout,
+            max_connections: a.max_connections.max(1),
+            max_connections_per_client: a.max_connections_per_client.max(1),
+            ..HttpConfig::default()
+        },
+    });
+    let server = match service.start(&a.listen) {
+        Ok(s) => s,
+        Err(e) => return usage_error(format!("serve on {}: {e}", a.listen)),
+    };
+    let addr = server.addr();
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "greenfetch: warning: listening on {addr}, which is not a loopback address: \
+             anyone who can reach it can make this machine fetch URLs{}",
+            if a.allow_private {
+                ", and with --allow-private, reach its private network"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(bd) = a.backdoor {
+        let d = service.clone();
+        let describe = move || {
+            let s = d.stats();
+            format!(
+                "requests {} urls {} fetches {} errors {} in_flight {} running {}",
+                s.requests,
+                s.urls,
+                s.fetches,
+                s.errors,
+                s.in_flight,
+                d.pool().running()
+            )
+        };
+        if let Err(e) = start_backdoor(bd, service.pool(), &Arc::default(), describe) {
+            return usage_error(format!("--backdoor {bd}: {e}"));
+        }
+    }
+    let mut out = io::stdout().lock();
+    if writeln!(out, "listening on http://{addr}")
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return EXIT_SOME_FAILED;
+    }
+    drop(out);
+    // The service runs in green threads; this (plain) thread only keeps the process alive.
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Counters the backdoor reads while a run goes on.
 #[derive(Debug, Default)]
 struct RunStats {
@@ -446,10 +558,12 @@ struct RunStats {
 }
 
 /// Serves the backdoor console on a loopback address, in a green thread, for the whole run.
+/// `describe` answers `stats`; the other commands steer `pool`.
 fn start_backdoor(
     addr: std::net::SocketAddr,
     pool: &GreenPool,
     stats: &Arc<RunStats>,
+    describe: impl Fn() -> String + Send + Sync + 'static,
 ) -> io::Result<()> {
     if !addr.ip().is_loopback() {
         return Err(io::Error::new(
@@ -459,33 +573,10 @@ fn start_backdoor(
     }
     let listener = greenfetch::listen(addr)?;
     eprintln!("greenfetch: backdoor on {}", listener.local_addr()?);
-    let (p1, p2, p3, p4, p5) = (
-        pool.clone(),
-        pool.clone(),
-        pool.clone(),
-        pool.clone(),
-        pool.clone(),
-    );
-    let (s1, s2, s3, s4, s5) = (
-        stats.clone(),
-        stats.clone(),
-        stats.clone(),
-        stats.clone(),
-        stats.clone(),
-    );
+    let (p2, p3, p4, p5) = (pool.clone(), pool.clone(), pool.clone(), pool.clone());
+    let (s2, s3, s4, s5) = (stats.clone(), stats.clone(), stats.clone(), stats.clone());
     let commands = greenfetch::backdoor::Commands::new()
-        .command(
-            "stats",
-            "results so far: done, failed, running",
-            move |_| {
-                format!(
-                    "done {} failed {} running {}",
-                    s1.done.load(Ordering::Relaxed),
-                    s1.failed.load(Ordering::Relaxed),
-                    p1.running()
-                )
-            },
-        )
+        .command("stats", "results so far", move |_| describe())
         .command(
             "pool",
             "the fetch pool: size, running, free, waiting",
