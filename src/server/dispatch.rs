@@ -70,6 +70,7 @@
 //! | `greenfetch_serve_fetch_duration_seconds` | histogram | time per title (fetch, retries, advertised feed) |
 //! | `greenfetch_serve_pool_size`, `_pool_running`, `_pool_waiting` | gauge | the shared pool: size, tasks running, requests blocked waiting for a slot |
 //! | `greenfetch_serve_connections_open` | gauge | client connections open |
+//! | `greenfetch_serve_connections_waiting` | gauge | of those, waiting for their client (idle, or a request still arriving) |
 //! | `greenfetch_serve_connections_total` | counter | client connections accepted |
 //! | `greenfetch_serve_connections_refused_total` | counter | turned away with `503` |
 //! | `greenfetch_serve_connections_evicted_total` | counter | idle connections closed to make room |
@@ -763,6 +764,13 @@ impl Inner {
             "gauge",
             "Client connections open.",
             load(&c.open),
+        );
+        metric(
+            &mut out,
+            "greenfetch_serve_connections_waiting",
+            "gauge",
+            "Client connections waiting for their client (idle, or a request still arriving).",
+            load(&c.waiting),
         );
         metric(
             &mut out,

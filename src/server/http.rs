@@ -18,7 +18,7 @@
 //! | a connection idle for [`HttpConfig::idle_timeout`] before (or between) requests | closed quietly |
 //! | a response it does not read within `client_timeout` | closed |
 //! | more than [`HttpConfig::max_connections_per_client`] connections from one IP address | `503`, closed |
-//! | a connection beyond [`HttpConfig::max_connections`] | the connection that has waited longest for its client (idle, or in a slow request) is closed to make room; if every connection is busy with a request, `503` with `Retry-After: 1`, closed |
+//! | a connection beyond [`HttpConfig::max_connections`] | the connection that has waited longest for its client (idle, or in a slow request) is closed to make room; if every connection is busy serving a request, `503` with `Retry-After: 1`, closed |
 //! | a service that panics | `500` (the panic is logged on stderr), closed |
 //!
 //! Every response has `Content-Length`; a closing one says `Connection: close`, is followed
@@ -440,6 +440,10 @@ pub(crate) struct ConnStats {
     pub(crate) evicted: AtomicU64,
     /// Requests that took longer than `client_timeout` to arrive.
     pub(crate) timed_out: AtomicU64,
+    /// Connections waiting for their client now (idle, or in a request still arriving).
+    pub(crate) waiting: AtomicU64,
+    /// Connections with a request being served now.
+    pub(crate) busy: AtomicU64,
 }
 
 /// What every connection of a server shares.
@@ -598,6 +602,22 @@ impl<S> Drop for ClientSlot<'_, S> {
     }
 }
 
+/// Counts a connection as busy with a request while it lives.
+struct Busy<'a>(&'a ConnStats);
+
+impl<'a> Busy<'a> {
+    fn enter(stats: &'a ConnStats) -> Self {
+        stats.busy.fetch_add(1, Ordering::Relaxed);
+        Busy(stats)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Counts the connection as open until it ends.
 struct OpenGuard<'a>(&'a ConnStats);
 
@@ -716,16 +736,20 @@ impl Conn<'_> {
     }
 
     /// Registers the connection as waiting for its client. False if the server is stopping.
-    fn begin_wait(&mut self) -> bool {
+    fn begin_wait(&mut self, stats: &ConnStats) -> bool {
         if let Some(h) = self.handle.take() {
             self.waiting_id = Some(self.state.wait_insert(h));
+            stats.waiting.fetch_add(1, Ordering::Relaxed);
         }
         !self.state.stopped()
     }
 
     /// Takes the connection back from the waiting list; false if it was evicted or stopped
     /// meanwhile (its socket is shut).
-    fn end_wait(&mut self) -> bool {
+    fn end_wait(&mut self, stats: &ConnStats) -> bool {
+        if self.waiting_id.is_some() {
+            stats.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
         match self.waiting_id.take() {
             Some(id) => match self.state.wait_take(id) {
                 Some(h) => {
@@ -1130,10 +1154,13 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
         conn.reject(r, shared);
         return;
     };
+    // Over the cap: make room by closing the connection that has waited longest for its
+    // client. If none waits, turn this one away only when the server is full of requests being
+    // served (the others are just starting, and will wait or be served in a moment).
     if stats.open.load(Ordering::Relaxed) > cfg.max_connections as u64 {
         if state.evict_oldest_waiting() {
             stats.evicted.fetch_add(1, Ordering::Relaxed);
-        } else {
+        } else if stats.busy.load(Ordering::Relaxed) >= cfg.max_connections as u64 {
             stats.refused.fetch_add(1, Ordering::Relaxed);
             let r = Rejection::new(
                 503,
@@ -1151,12 +1178,12 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
         return; // no descriptor left for the duplicate: the server is out of them
     }
     loop {
-        let incoming = if conn.begin_wait() {
+        let incoming = if conn.begin_wait(stats) {
             conn.read_request(cfg, stats)
         } else {
             Incoming::Closed // stopping
         };
-        if !conn.end_wait() {
+        if !conn.end_wait(stats) {
             break; // evicted or stopped while waiting: the socket is shut
         }
         let (req, framing) = match incoming {
@@ -1168,6 +1195,7 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
             }
         };
         state.hits.fetch_add(1, Ordering::Relaxed);
+        let _busy = Busy::enter(stats);
         let mut req = req;
         req.peer = peer;
         let outcome = catch_unwind(AssertUnwindSafe(|| shared.service.call(&req)));
