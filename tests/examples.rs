@@ -1,4 +1,5 @@
-//! The examples, run as programs: `examples/echo_server.rs` and `examples/backdoor.rs`.
+//! The examples, run as programs: `examples/echo_server.rs`, `backdoor.rs`, `client.rs` and
+//! `dispatch.rs`.
 //!
 //! An integration test cannot depend on examples being built, so the first test to need them
 //! runs `cargo build --example ...` once, into this test binary's own target directory and
@@ -35,6 +36,8 @@ fn examples_dir() -> &'static PathBuf {
                 "backdoor",
                 "--example",
                 "client",
+                "--example",
+                "dispatch",
             ])
             .arg("--target-dir")
             .arg(target_dir);
@@ -78,6 +81,12 @@ impl Running {
         let addr = line.trim_end().rsplit(' ').next().unwrap_or_default();
         addr.parse()
             .unwrap_or_else(|_| panic!("no address in first line {line:?}"))
+    }
+
+    /// Stops a program that runs until stopped (a server): kills it, by its own handle.
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for the program to exit by itself; returns the rest of its stdout.
@@ -204,4 +213,59 @@ fn client_example_prints_lengths_in_input_order() {
             "{line:?}"
         );
     }
+}
+
+/// examples/dispatch.rs is eventlet's feedscraper: POST feed URLs, get their titles in input
+/// order, one a line (an empty line for a URL without one); two requests at once share the
+/// example's pool; anything but POST gets 403.
+#[test]
+fn dispatch_example_answers_titles_in_order() {
+    use greenfetch::server::fixture::FixtureServer;
+
+    let feeds = FixtureServer::start("127.0.0.1:0").unwrap();
+    let mut server = Running::start("dispatch", &["127.0.0.1:0"]);
+    let addr = server.address();
+    let post = move |body: String| {
+        let mut c = client(addr);
+        write!(
+            c,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply).unwrap();
+        reply
+    };
+    // The slow answer first: a page that advertises its feed (two fetches), then fast feeds.
+    let urls = |tag: &str| {
+        format!(
+            "{}\n\n{}\n{}\n{}\n",
+            feeds.url(&format!("/page/{tag}")),
+            feeds.url(&format!("/feed/atom/{tag}2")),
+            feeds.url("/status/404"),
+            feeds.url(&format!("/feed/json/{tag}3")),
+        )
+    };
+    let (a, b) = (urls("a"), urls("b"));
+    let other = std::thread::spawn(move || post(b));
+    let reply = post(a);
+    let reply_b = other.join().unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\nFeed a\nFeed a2\n\nFeed a3\n"),
+        "{reply}"
+    );
+    assert!(
+        reply_b.ends_with("\r\n\r\nFeed b\nFeed b2\n\nFeed b3\n"),
+        "{reply_b}"
+    );
+
+    let mut c = client(addr);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{reply}");
+    server.stop();
 }
