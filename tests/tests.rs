@@ -41,9 +41,10 @@ mod backdoor; // the backdoor console and server (eventlet tests/backdoor_test.p
 mod batch; // --journal/--resume after SIGKILL, --shard coverage, greenfetch merge
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
 mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenience_test.py)
-mod examples; // examples/echo_server, backdoor and client, run as programs
+mod examples; // examples/echo_server, backdoor, client and dispatch, run as programs
 mod feed; // feed titles vs feedparser's answers (fixtures/feeds), autodiscovery, HTML titles, the stack
 mod fixture; // the fixture server: endpoints, keep-alive, faults, port 0, stop
-mod green_ureq; // the green ureq agent: reuse, overlap, TLS via wrap_ssl, injected resolver
+mod green_ureq; // the green ureq agent: reuse, overlap, TLS via wrap_ssl, injected resolver, address policy
+mod serve; // `greenfetch serve` and server::dispatch: order, JSON, metrics, limits, slow clients, refusals
 mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)
 mod titles; // `greenfetch titles` end to end: every feed fixture over HTTP, autodiscovery, order
