@@ -734,6 +734,19 @@ impl ServeProcess {
         ServeProcess { child, addr }
     }
 
+    /// The backdoor's address, from the first stderr line (`--backdoor 127.0.0.1:0`).
+    fn backdoor_addr(&mut self) -> SocketAddr {
+        let mut line = String::new();
+        BufReader::new(self.child.stderr.as_mut().unwrap())
+            .read_line(&mut line)
+            .expect("read stderr");
+        line.trim_end()
+            .strip_prefix("greenfetch: backdoor on ")
+            .unwrap_or_else(|| panic!("first stderr line {line:?}"))
+            .parse()
+            .unwrap()
+    }
+
     /// Stops the process; returns what it wrote on stderr.
     fn stop(mut self) -> String {
         let _ = self.child.kill();
@@ -868,4 +881,45 @@ fn one_pool_caps_the_fetches_of_concurrent_requests() {
     assert_eq!(value(&m, "greenfetch_serve_fetches_total"), 8.0);
     assert_eq!(value(&m, "greenfetch_serve_fetches_in_flight_max"), 2.0);
     assert_eq!(value(&m, "greenfetch_serve_pool_size"), 2.0);
+}
+
+#[test]
+fn the_backdoor_reports_the_service_and_resizes_its_pool() {
+    let feeds = FixtureServer::start("127.0.0.1:0").unwrap();
+    let mut serve =
+        ServeProcess::start(&["--allow-private", "-c", "3", "--backdoor", "127.0.0.1:0"]);
+    let console = TcpStream::connect(serve.backdoor_addr()).unwrap();
+    console.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut r = BufReader::new(console.try_clone().unwrap());
+    let mut w = console;
+    let mut ask_console = |cmd: Option<&str>| -> String {
+        if let Some(cmd) = cmd {
+            w.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+        }
+        let mut acc = Vec::new();
+        while !acc.ends_with(b">>> ") {
+            let mut b = [0u8; 1];
+            r.read_exact(&mut b).expect("read up to the prompt");
+            acc.push(b[0]);
+        }
+        String::from_utf8_lossy(&acc).into_owned()
+    };
+    assert!(ask_console(None).contains("backdoor"));
+    let r = post_titles(
+        serve.addr,
+        &format!("{}\n", feeds.url("/feed/rss/bd")),
+        false,
+    );
+    assert_eq!(r.text(), "Feed bd\n");
+    let stats = ask_console(Some("stats"));
+    assert!(
+        stats.starts_with("requests 1 urls 1 fetches 1 errors 0"),
+        "{stats}"
+    );
+    assert!(ask_console(Some("pool")).contains("size 3"));
+    assert!(ask_console(Some("resize 5")).contains("size 5"));
+    assert_eq!(
+        value(&metrics(serve.addr), "greenfetch_serve_pool_size"),
+        5.0
+    );
 }
