@@ -1,5 +1,6 @@
-//! Servers built on the green runtime: the [`Server`] handle they share, and the
-//! [`fixture`] server that tests and benchmarks fetch from.
+//! Servers built on the green runtime: the [`Server`] handle they share, the [`fixture`] server
+//! that tests and benchmarks fetch from, the hardened [`http`] layer for services that face
+//! strangers, and the [`dispatch`] service (`greenfetch serve`) on it.
 //!
 //! A server is one green thread that accepts on a `may` listener and one green thread per
 //! connection. [`Server`] is the handle to a running one: its bound address (port 0 works), its
@@ -10,10 +11,20 @@
 //!
 //! # Why not `may_minihttp`
 //!
-//! `may_minihttp` cannot report the address of a port-0 bind, stream or drip a body, send a
-//! `Content-Length` that differs from the body, reset a connection, or close one on
-//! `Connection: close` / HTTP/1.0. The fixture needs every one of those, so the servers here
-//! speak HTTP/1.1 themselves over `may::net` sockets with `httparse`.
+//! `may_minihttp` (0.1.11) cannot report the address of a port-0 bind, stream or drip a body,
+//! send a `Content-Length` that differs from the body, reset a connection, or close one on
+//! `Connection: close` / HTTP/1.0. The fixture needs every one of those.
+//!
+//! The dispatch service faces strangers, and there `may_minihttp` fails in its connection loop,
+//! which is private and which no wrapper of its `HttpService` can reach (each checked against
+//! 0.1.11 with a probe): a request that does not parse (garbage, a 17th header, a chunked body)
+//! closes the connection without an answer; a non-numeric `Content-Length` panics the
+//! connection's coroutine (an `unwrap` in `Request::content_length`), again without an answer;
+//! the request head is buffered without bound (64 MiB of header accepted); nothing times out a
+//! client that sends half a head and stays; a service error is always a `500`. So the servers
+//! here speak HTTP/1.1 themselves over `may::net` sockets with `httparse`, the parser
+//! `may_minihttp` uses: [`http`] keeps `may_minihttp`'s shape (a service called with a whole
+//! request, one green thread per connection) and adds the limits.
 //!
 //! # Examples
 //!
