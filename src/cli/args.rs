@@ -96,8 +96,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub(crate) idle_timeout: DurationArg,
 
-    /// Client connections at once; beyond, the longest-idle one is closed (503 if none is
-    /// idle).
+    /// Client connections at once; beyond, the one idle longest is closed to make room (503
+    /// only when every connection is serving a request).
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub(crate) max_connections: usize,
 
