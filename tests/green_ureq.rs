@@ -263,3 +263,41 @@ fn a_public_only_policy_refuses_private_targets_after_resolution_and_on_redirect
     // Nothing reached the fixture server.
     assert_eq!(srv.hits(), 0);
 }
+
+/// Idle connections are bounded over all hosts, not just per host, and aged-out ones are
+/// dropped everywhere: a list (or a service's strangers) naming many hosts cannot pile up
+/// idle sockets for hosts never asked for again.
+#[test]
+fn idle_connections_are_bounded_over_all_hosts() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let port = srv.addr().port();
+    let resolver = GreenResolver::with_lookup(|_host: &str, p: u16| {
+        Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])
+    });
+    let fetch_from_five_hosts = move |cfg: AgentConfig| {
+        let a = agent(cfg);
+        let b = a.clone();
+        greenfetch::spawn(move || {
+            for h in 0..5 {
+                get(&b, &format!("http://h{h}.test:{port}/bytes/1")).unwrap();
+            }
+        })
+        .wait()
+        .unwrap();
+        (a.connections_opened(), a.idle_connections())
+    };
+    let capped = AgentConfig {
+        resolver: resolver.clone(),
+        max_idle_per_host: 1,
+        max_idle_total: 2,
+        ..AgentConfig::default()
+    };
+    assert_eq!(fetch_from_five_hosts(capped), (5, 2));
+    // With no idle age at all, each check-in sweeps the others out.
+    let ageless = AgentConfig {
+        resolver,
+        max_idle_age: Duration::ZERO,
+        ..AgentConfig::default()
+    };
+    assert_eq!(fetch_from_five_hosts(ageless), (5, 1));
+}

@@ -119,6 +119,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         connect_timeout: net.connect_timeout.0,
         max_redirects: if net.no_follow { 0 } else { net.max_redirects },
         max_idle_per_host: c,
+        max_idle_total: c.max(1024),
         roots,
         ..AgentConfig::default()
     };

@@ -65,6 +65,10 @@ pub struct AgentConfig {
     pub user_agent: String,
     /// Idle keep-alive connections kept per host.
     pub max_idle_per_host: usize,
+    /// Idle keep-alive connections kept over all hosts (at least `max_idle_per_host`). Idle
+    /// connections older than `max_idle_age` are also dropped everywhere, every
+    /// `max_idle_age`, so hosts never visited again do not keep theirs.
+    pub max_idle_total: usize,
     /// How long an idle connection is kept.
     pub max_idle_age: Duration,
     /// Connects in flight at once (a storm of them overflows the peer's accept backlog).
@@ -107,6 +111,7 @@ impl Default for AgentConfig {
             max_redirects: 10,
             user_agent: format!("greenfetch/{}", env!("CARGO_PKG_VERSION")),
             max_idle_per_host: 256,
+            max_idle_total: 1024,
             max_idle_age: Duration::from_secs(30),
             connect_limit: 512,
             input_buffer: 16 * 1024,
@@ -211,6 +216,7 @@ pub fn agent(cfg: AgentConfig) -> GreenAgent {
             input_buffer: cfg.input_buffer,
             output_buffer: cfg.output_buffer,
             max_idle_per_host: cfg.max_idle_per_host,
+            max_idle_total: cfg.max_idle_total,
             max_idle_age: cfg.max_idle_age,
             connect_limit: cfg.connect_limit,
         },

@@ -49,6 +49,10 @@ const TTL: Duration = Duration::from_secs(60);
 const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 /// Dedicated lookup threads.
 const THREADS: usize = 4;
+/// Names cached before expired answers are swept out (a list, or a service's strangers, can
+/// name any number of hosts). If more than half are still fresh, every finished answer goes,
+/// so a sweep comes at most once per `MAX_CACHED / 2` new names.
+const MAX_CACHED: usize = 10_000;
 /// A lookup with no timeout of its own waits at most this long.
 const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -175,6 +179,9 @@ impl GreenResolver {
                 None => None,
             }
             .unwrap_or_else(|| {
+                if cache.len() >= MAX_CACHED {
+                    sweep(&mut cache);
+                }
                 let ev = Event::new();
                 cache.insert(key.clone(), Entry::InFlight(ev.clone()));
                 self.inner.jobs.put(Job {
@@ -193,6 +200,17 @@ impl GreenResolver {
             cache.insert(key, Entry::Ready(answer.clone(), Instant::now()));
         }
         answer.map_err(not_found)
+    }
+}
+
+/// Drops the answers that have expired; if that is not enough, every finished answer.
+fn sweep(cache: &mut HashMap<(String, u16), Entry>) {
+    cache.retain(|_, e| match e {
+        Entry::Ready(answer, at) => at.elapsed() < if answer.is_ok() { TTL } else { NEGATIVE_TTL },
+        Entry::InFlight(_) => true,
+    });
+    if cache.len() > MAX_CACHED / 2 {
+        cache.retain(|_, e| matches!(e, Entry::InFlight(_)));
     }
 }
 
@@ -229,5 +247,24 @@ impl Resolver for GreenResolver {
         } else {
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_stays_bounded_however_many_names() {
+        let r = GreenResolver::with_lookup(|_h: &str, p: u16| {
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])
+        });
+        for i in 0..=MAX_CACHED {
+            r.lookup(&format!("h{i}.test"), 80).unwrap();
+        }
+        let cached = lock(&r.inner.cache).len();
+        assert!(cached <= MAX_CACHED / 2, "{cached} names cached");
+        // A name looked up again after the sweep is simply asked again.
+        assert!(r.lookup("h0.test", 80).is_ok());
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct TransportSettings {
     pub(crate) input_buffer: usize,
     pub(crate) output_buffer: usize,
     pub(crate) max_idle_per_host: usize,
+    /// Idle connections kept over all hosts.
+    pub(crate) max_idle_total: usize,
     pub(crate) max_idle_age: Duration,
     pub(crate) connect_limit: usize,
 }
@@ -129,9 +131,12 @@ struct Idle {
     since: Instant,
 }
 
-#[derive(Default)]
 struct PoolState {
     idle: HashMap<Key, Vec<Idle>>,
+    /// Idle connections over all hosts.
+    total: usize,
+    /// When idle connections were last swept for age.
+    swept: Instant,
     /// Connections opened so far (for statistics and tests).
     opened: u64,
 }
@@ -146,7 +151,9 @@ impl Pool {
         loop {
             let idle = {
                 let mut st = lock(&self.state);
-                st.idle.get_mut(key)?.pop()?
+                let idle = st.idle.get_mut(key)?.pop()?;
+                st.total -= 1;
+                idle
             };
             let mut t = idle.transport;
             // Stale or closed by the peer meanwhile: drop it (outside the lock) and look again.
@@ -156,15 +163,39 @@ impl Pool {
         }
     }
 
+    /// Keeps a reusable connection, within the per-host and total limits (else it is closed).
+    ///
+    /// A host that is never asked for again would keep its idle connections (and their file
+    /// descriptors) for ever: a fetch list, or a service's strangers, can name any number of
+    /// hosts. So once every `max_idle_age` the pool drops what has aged out, everywhere.
     fn checkin(&self, key: Key, transport: Box<dyn Transport>) {
+        let s = &self.settings;
+        let mut stale = Vec::new();
         let mut st = lock(&self.state);
+        let now = Instant::now();
+        if now.duration_since(st.swept) >= s.max_idle_age {
+            st.swept = now;
+            st.idle.retain(|_, list| {
+                let (fresh, old): (Vec<Idle>, Vec<Idle>) = std::mem::take(list)
+                    .into_iter()
+                    .partition(|i| now.duration_since(i.since) < s.max_idle_age);
+                *list = fresh;
+                stale.extend(old);
+                !list.is_empty()
+            });
+            st.total -= stale.len();
+        }
+        let room = st.total < s.max_idle_total.max(s.max_idle_per_host);
         let list = st.idle.entry(key).or_default();
-        if list.len() < self.settings.max_idle_per_host {
+        if room && list.len() < s.max_idle_per_host {
             list.push(Idle {
                 transport,
-                since: Instant::now(),
+                since: now,
             });
+            st.total += 1;
         }
+        drop(st);
+        drop(stale); // closed outside the lock
     }
 }
 
@@ -258,7 +289,12 @@ impl GreenConnector {
         }
         GreenConnector {
             pool: Arc::new(Pool {
-                state: Mutex::new(PoolState::default()),
+                state: Mutex::new(PoolState {
+                    idle: HashMap::new(),
+                    total: 0,
+                    swept: Instant::now(),
+                    opened: 0,
+                }),
                 settings,
             }),
             tls: RustlsConnector::default(),
@@ -376,6 +412,6 @@ impl Pool {
 
     /// Idle connections held now.
     pub(crate) fn idle(&self) -> usize {
-        lock(&self.state).idle.values().map(Vec::len).sum()
+        lock(&self.state).total
     }
 }
