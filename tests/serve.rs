@@ -690,14 +690,12 @@ fn the_request_deadline_answers_timeout_for_what_is_not_done() {
         .map(|r| r["error"]["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["not_a_feed", "timeout", "timeout"]);
-    assert!(v[1]["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("deadline"));
-    assert!(v[2]["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("before a fetch slot was free"));
+    // The hung fetch is cut at the deadline; the last URL either never got the slot, or got
+    // it just as the hung one was cut: a timeout either way.
+    for rec in &v.as_array().unwrap()[1..] {
+        let message = rec["error"]["message"].as_str().unwrap();
+        assert!(message.contains("deadline"), "{rec}");
+    }
 }
 
 /// `greenfetch serve ARGS` as a process: its address, killed (by its own handle) on drop.
