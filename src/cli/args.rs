@@ -72,20 +72,14 @@ pub(crate) struct InputArgs {
     pub(crate) shard: Option<Shard>,
 }
 
-/// How fetching behaves.
+/// How fetching behaves: the transport and politeness settings `fetch` and `bench` share.
+/// (Concurrency and `--rate` are each command's own: `bench` sweeps the one and schedules by
+/// the other.)
 #[derive(Debug, Args)]
 pub(crate) struct NetArgs {
-    /// Requests in flight at once (the green pool's size).
-    #[arg(short = 'c', long, default_value_t = 50, value_name = "N")]
-    pub(crate) concurrency: usize,
-
     /// At most N requests in flight per host.
     #[arg(long, value_name = "N")]
     pub(crate) per_host: Option<usize>,
-
-    /// At most N requests started per second (evenly spaced), e.g. `20` or `20/s`.
-    #[arg(long, value_name = "N/s")]
-    pub(crate) rate: Option<Rate>,
 
     /// Limit for a whole request, body included (`0` for none), e.g. `30s`, `500ms`.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
@@ -139,6 +133,14 @@ pub(crate) struct NetArgs {
 pub(crate) struct FetchArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+
+    /// Requests in flight at once (the green pool's size).
+    #[arg(short = 'c', long, default_value_t = 50, value_name = "N")]
+    pub(crate) concurrency: usize,
+
+    /// At most N requests started per second (evenly spaced), e.g. `20` or `20/s`.
+    #[arg(long, value_name = "N/s")]
+    pub(crate) rate: Option<Rate>,
 
     #[command(flatten)]
     pub(crate) net: NetArgs,

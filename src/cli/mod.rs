@@ -83,8 +83,13 @@ fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
-/// Resolves the network options into the library's fetch settings.
-fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
+/// Resolves the network options, for a pool of `concurrency` and an optional `rate` (requests
+/// started per second), into the library's fetch settings.
+fn fetch_config(
+    net: &NetArgs,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> Result<FetchConfig, String> {
     let mut headers = Vec::new();
     for h in &net.headers {
         let (k, v) = h
@@ -104,7 +109,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         Some(p) => read_cacert(p)?,
         None => Vec::new(),
     };
-    let c = net.concurrency.max(1);
+    let c = concurrency.max(1);
     let mut agent = AgentConfig {
         timeout: net.timeout.0,
         connect_timeout: net.connect_timeout.0,
@@ -129,7 +134,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         max_body: net.max_body.0,
         headers,
         per_host: net.per_host,
-        rate: net.rate.map(|r| r.0),
+        rate,
         ..FetchConfig::default()
     })
 }
@@ -172,7 +177,7 @@ fn fetch(a: FetchArgs) -> u8 {
             "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
         );
     }
-    let cfg = match fetch_config(&a.net) {
+    let cfg = match fetch_config(&a.net, a.concurrency, a.rate.map(|r| r.0)) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -187,7 +192,7 @@ fn fetch(a: FetchArgs) -> u8 {
     install_interrupt_handler();
 
     let fetcher = Arc::new(Fetcher::new(cfg));
-    let pool = GreenPool::new(a.net.concurrency.max(1));
+    let pool = GreenPool::new(a.concurrency.max(1));
     let stats = Arc::new(RunStats::default());
     if let Some(addr) = a.backdoor {
         if let Err(e) = start_backdoor(addr, &pool, &stats) {
