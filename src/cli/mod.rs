@@ -2,8 +2,10 @@
 //! indicatif. `run` resolves the arguments, runs a command and says which exit code to use.
 
 mod args;
+mod bench;
 mod input;
 mod output;
+mod plot;
 mod progress;
 
 use std::io;
@@ -42,6 +44,7 @@ pub(crate) fn run() -> ExitCode {
                 Err(e) => usage_error(format!("fixture server on {}: {e}", a.listen)),
             }
         }
+        Command::Bench(a) => bench::bench(*a),
     };
     ExitCode::from(code)
 }
