@@ -31,6 +31,8 @@ const LEFT: f64 = 90.0;
 const RIGHT: f64 = 670.0;
 const TOP: f64 = 80.0;
 const BOTTOM: f64 = 380.0;
+/// Room between the y axes and the first and last decade, so markers clear the axis lines.
+const PAD: f64 = 16.0;
 
 const RPS_COLOUR: &str = "#1f6fb4";
 const P99_COLOUR: &str = "#d1461f";
@@ -115,7 +117,7 @@ pub(crate) fn svg(title: &str, subtitle: &str, points: &[Point]) -> String {
     let (dlo, dhi) = decades(&pts);
     let x_of = |c: usize| {
         let t = ((c.max(1) as f64).log10() - f64::from(dlo)) / f64::from(dhi - dlo);
-        LEFT + t * (RIGHT - LEFT)
+        LEFT + PAD + t * (RIGHT - LEFT - 2.0 * PAD)
     };
     let max_rps = pts.iter().map(|p| p.rps).fold(0.0, f64::max);
     let max_p99 = pts.iter().filter_map(|p| p.p99_ms).fold(0.0, f64::max);
@@ -393,8 +395,8 @@ mod tests {
             .collect();
         assert_eq!(xs.len(), 3);
         assert!(xs.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(xs[0], LEFT);
-        assert_eq!(xs[2], RIGHT);
+        assert_eq!(xs[0], LEFT + PAD);
+        assert_eq!(xs[2], RIGHT - PAD);
     }
 
     #[test]
