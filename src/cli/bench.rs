@@ -351,7 +351,17 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     if let Err(e) = fetch_config(&a.net, 1, None) {
         return usage_error(e);
     }
-    // Open the outputs first, so a bad path fails before the sweep, not after it.
+    let target = a
+        .target
+        .as_deref()
+        .map(|t| t.trim_end_matches('/').to_owned());
+    if let Some(t) = &target {
+        let sample = format!("{t}{}", workload.path(0));
+        if let Err(e) = greenfetch::fetch::parse_line(sample.as_bytes()) {
+            return usage_error(format!("--target {t}: {e}"));
+        }
+    }
+    // Open the outputs before the sweep, so a bad path fails at once, not after it.
     let json_out = match &a.json {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(JsonOut::Stdout),
@@ -382,11 +392,8 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     }
 
     // The server: embedded (same process, same workers) or the --target.
-    let (server, base) = match &a.target {
-        Some(t) => {
-            let base = t.trim_end_matches('/').to_owned();
-            (None, base)
-        }
+    let (server, base) = match target {
+        Some(t) => (None, t),
         None => match FixtureServer::start("127.0.0.1:0") {
             Ok(s) => {
                 let base = format!("http://{}", s.addr());
@@ -395,10 +402,6 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
             Err(e) => return usage_error(format!("starting the fixture server: {e}")),
         },
     };
-    let sample_url = format!("{base}{}", workload.path(0));
-    if let Err(e) = greenfetch::fetch::parse_line(sample_url.as_bytes()) {
-        return usage_error(format!("--target: {e}"));
-    }
 
     let settings = Settings {
         greenfetch_version: env!("CARGO_PKG_VERSION"),
@@ -437,7 +440,7 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     for &c in &a.concurrency {
         let n = a
             .requests
-            .unwrap_or_else(|| (DEFAULT_ROUNDS * c as u64).max(DEFAULT_MIN_REQUESTS));
+            .unwrap_or_else(|| (DEFAULT_ROUNDS.saturating_mul(c as u64)).max(DEFAULT_MIN_REQUESTS));
         let run = LevelRun {
             concurrency: c,
             requests: n,
