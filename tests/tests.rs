@@ -39,6 +39,7 @@ mod timeout; // Timeout and with_timeout: expiry, cancel, silent, never, nesting
 // The networking and application layers.
 mod backdoor; // the backdoor console and server (eventlet tests/backdoor_test.py)
 mod batch; // --journal/--resume after SIGKILL, --shard coverage, greenfetch merge
+mod bench; // `greenfetch bench` end to end: table, JSON, SVG chart, open loop, --target, errors
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
 mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenience_test.py)
 mod examples; // examples/echo_server, backdoor and client, run as programs

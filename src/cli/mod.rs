@@ -2,10 +2,12 @@
 //! indicatif. `run` resolves the arguments, runs a command and says which exit code to use.
 
 mod args;
+mod bench;
 mod input;
 mod journal;
 mod merge;
 mod output;
+mod plot;
 mod progress;
 
 use std::io;
@@ -20,7 +22,7 @@ use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
 use greenfetch::green::ureq::{AgentConfig, GreenResolver};
 use greenfetch::{hub, GreenPool, WaitError};
 
-use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, RunArgs, TitlesArgs};
+use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, PoolArgs, RunArgs, TitlesArgs};
 use greenfetch::titles::{title_of, Titled};
 use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
@@ -47,6 +49,7 @@ pub(crate) fn run() -> ExitCode {
                 Err(e) => usage_error(format!("fixture server on {}: {e}", a.listen)),
             }
         }
+        Command::Bench(a) => bench::bench(*a),
     };
     ExitCode::from(code)
 }
@@ -88,8 +91,13 @@ fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
-/// Resolves the network options into the library's fetch settings.
-fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
+/// Resolves the network options, for a pool of `concurrency` and an optional `rate` (requests
+/// started per second), into the library's fetch settings.
+fn fetch_config(
+    net: &NetArgs,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> Result<FetchConfig, String> {
     let mut headers = Vec::new();
     for h in &net.headers {
         let (k, v) = h
@@ -109,7 +117,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         Some(p) => read_cacert(p)?,
         None => Vec::new(),
     };
-    let c = net.concurrency.max(1);
+    let c = concurrency.max(1);
     let mut agent = AgentConfig {
         timeout: net.timeout.0,
         connect_timeout: net.connect_timeout.0,
@@ -134,7 +142,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         max_body: net.max_body.0,
         headers,
         per_host: net.per_host,
-        rate: net.rate.map(|r| r.0),
+        rate,
         ..FetchConfig::default()
     })
 }
@@ -178,6 +186,7 @@ fn fetch(a: FetchArgs) -> u8 {
     let on_terminal = writer.stdout_is_terminal;
     run_job(
         a.input,
+        &a.pool,
         &a.net,
         &a.run,
         |_cfg| {
@@ -207,6 +216,7 @@ fn titles(a: TitlesArgs) -> u8 {
     let discover = !a.no_discover;
     run_job(
         a.input,
+        &a.pool,
         &a.net,
         &a.run,
         |cfg| {
@@ -275,6 +285,7 @@ impl JobOutcome for TitleOutcome {
 /// `make_task` may adjust the fetch settings before the fetcher is built, and returns the task.
 fn run_job<O, T, M>(
     input_args: InputArgs,
+    pool_args: &PoolArgs,
     net: &NetArgs,
     run: &RunArgs,
     make_task: M,
@@ -292,7 +303,7 @@ where
             "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
         );
     }
-    let mut cfg = match fetch_config(net) {
+    let mut cfg = match fetch_config(net, pool_args.concurrency, pool_args.rate.map(|r| r.0)) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -325,7 +336,7 @@ where
     install_interrupt_handler();
 
     let fetcher = Arc::new(Fetcher::new(cfg));
-    let pool = GreenPool::new(net.concurrency.max(1));
+    let pool = GreenPool::new(pool_args.concurrency.max(1));
     let stats = Arc::new(RunStats::default());
     if let Some(addr) = run.backdoor {
         if let Err(e) = start_backdoor(addr, &pool, &stats) {
