@@ -994,6 +994,14 @@ fn binds(start: &BytesStart<'_>, uri: &str) -> bool {
 }
 
 /// The title of an XML feed: feed-rs first, the lenient scanner where it gives up.
+/// Whether `text` (its own declaration already stripped) has another XML declaration,
+/// `<?xml` and a space (not `<?xml-stylesheet`, which feeds often have).
+fn has_inner_xml_declaration(text: &str) -> bool {
+    text.as_bytes().windows(6).any(|w| {
+        w[..2] == *b"<?" && w[2..5].eq_ignore_ascii_case(b"xml") && w[5].is_ascii_whitespace()
+    })
+}
+
 fn xml_title(text: &str) -> Result<Found, Error> {
     let root = sniff_root(text)?;
     let mut notes = Vec::new();
@@ -1002,8 +1010,13 @@ fn xml_title(text: &str) -> Result<Found, Error> {
         1 => first.clone(),
         n => format!("{first} (and {} more)", n - 1),
     });
-    let feed = if root.feed_rs {
-        feed_rs::parser::parse(repaired.as_bytes()).ok()
+    // A second XML declaration inside the document makes quick-xml (under feed-rs) panic
+    // (found by fuzzing); such a document is not well-formed anyway, so the scanner reads it.
+    // Any other panic in feed-rs is caught and treated the same way: never a crash.
+    let feed = if root.feed_rs && !has_inner_xml_declaration(&repaired) {
+        std::panic::catch_unwind(|| feed_rs::parser::parse(repaired.as_bytes()).ok())
+            .ok()
+            .flatten()
     } else {
         None
     };

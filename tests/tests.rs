@@ -26,6 +26,9 @@
 /// Worker threads for this binary: more than one, so interleavings differ from eventlet's.
 const WORKERS: usize = 4;
 
+/// The properties the fuzz targets check (shared with them).
+#[path = "../fuzz/checks.rs"]
+mod fuzz_checks;
 mod util; // green(), wait_until(), Log, the panic hook for expected panics, TICK/LONG/LIMIT
 
 mod defects; // one test per eventlet defect that greenfetch fixes (and greenfetch regressions)
@@ -45,6 +48,7 @@ mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenienc
 mod examples; // examples/echo_server, backdoor and client, run as programs
 mod feed; // feed titles vs feedparser's answers (fixtures/feeds), autodiscovery, HTML titles, the stack
 mod fixture; // the fixture server: endpoints, keep-alive, faults, port 0, stop
+mod fuzz; // every input in fuzz/regressions/ replayed through the fuzz targets' checks
 mod green_ureq; // the green ureq agent: reuse, overlap, TLS via wrap_ssl, injected resolver
 mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)
 mod titles; // `greenfetch titles` end to end: every feed fixture over HTTP, autodiscovery, order
