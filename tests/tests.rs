@@ -46,6 +46,7 @@ mod bench; // `greenfetch bench` end to end: table, JSON, SVG chart, open loop, 
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
 mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenience_test.py)
 mod examples; // examples/echo_server, backdoor and client, run as programs
+mod faults; // the fault matrix: every fixture fault, bad line and protocol mix-up in one fetch and one titles run
 mod feed; // feed titles vs feedparser's answers (fixtures/feeds), autodiscovery, HTML titles, the stack
 mod fixture; // the fixture server: endpoints, keep-alive, faults, port 0, stop
 mod fuzz; // every input in fuzz/regressions/ replayed through the fuzz targets' checks
