@@ -26,6 +26,9 @@
 /// Worker threads for this binary: more than one, so interleavings differ from eventlet's.
 const WORKERS: usize = 4;
 
+/// The properties the fuzz targets check (shared with them).
+#[path = "../fuzz/checks.rs"]
+mod fuzz_checks;
 mod util; // green(), wait_until(), Log, the panic hook for expected panics, TICK/LONG/LIMIT
 
 mod defects; // one test per eventlet defect that greenfetch fixes (and greenfetch regressions)
@@ -39,11 +42,14 @@ mod timeout; // Timeout and with_timeout: expiry, cancel, silent, never, nesting
 // The networking and application layers.
 mod backdoor; // the backdoor console and server (eventlet tests/backdoor_test.py)
 mod batch; // --journal/--resume after SIGKILL, --shard coverage, greenfetch merge
+mod bench; // `greenfetch bench` end to end: table, JSON, SVG chart, open loop, --target, errors
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
 mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenience_test.py)
 mod examples; // examples/echo_server, backdoor, client and dispatch, run as programs
+mod faults; // the fault matrix: every fixture fault, bad line and protocol mix-up in one fetch and one titles run
 mod feed; // feed titles vs feedparser's answers (fixtures/feeds), autodiscovery, HTML titles, the stack
 mod fixture; // the fixture server: endpoints, keep-alive, faults, port 0, stop
+mod fuzz; // every input in fuzz/regressions/ replayed through the fuzz targets' checks
 mod green_ureq; // the green ureq agent: reuse, overlap, TLS via wrap_ssl, injected resolver, address policy
 mod serve; // `greenfetch serve` and server::dispatch: order, JSON, metrics, limits, slow clients, refusals
 mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Fetch URLs concurrently on green threads, and print what came back in input order.
 ///
@@ -38,6 +38,86 @@ pub(crate) enum Command {
     /// Run the fixture server (deterministic endpoints to test and benchmark against); prints
     /// the address it bound.
     Fixture(FixtureArgs),
+    /// Benchmark fetching: sweep the pool size against the embedded fixture server (or
+    /// --target), and report throughput, latency percentiles, errors and memory per level.
+    ///
+    /// Every level runs fetch's machinery: a green pool of the level's size feeding imap, and
+    /// a fetcher built from the same network options as `fetch`. Each level gets a fresh
+    /// fetcher and so fresh connections: levels are independent, and connection set-up counts
+    /// in every level. The embedded server runs in the same process, on the same workers.
+    ///
+    /// Latency percentiles (HDR histogram, 3 significant digits) count successful requests;
+    /// errors are counted by kind. "peak RSS so far" is the process's high-water mark (VmHWM):
+    /// it includes the embedded server and every earlier level. For /delay workloads,
+    /// efficiency is the ideal time, ceil(N/c) x delay, over the actual time.
+    ///
+    /// Exit status: 0 no request failed, 1 some did, 2 usage error, 130 interrupted (the
+    /// finished levels are still reported).
+    Bench(Box<BenchArgs>),
+}
+
+/// `greenfetch bench`: its options (the command's help is on `Command::Bench`).
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("workload").args(["delay", "size", "feeds", "path"])))]
+pub(crate) struct BenchArgs {
+    /// Base URL of a server with the fixture server's endpoints (such as the address
+    /// `greenfetch fixture` prints) to benchmark instead of the embedded one.
+    #[arg(long, value_name = "URL")]
+    pub(crate) target: Option<String>,
+
+    /// Pool sizes to sweep, comma-separated; each level starts with fresh connections.
+    #[arg(
+        short = 'c',
+        long,
+        value_delimiter = ',',
+        default_value = "1,10,100,1000",
+        value_name = "N,N,..."
+    )]
+    pub(crate) concurrency: Vec<usize>,
+
+    /// Requests per level [default: 20 per pool slot, at least 500].
+    #[arg(short = 'n', long, value_name = "N")]
+    pub(crate) requests: Option<u64>,
+
+    /// Workload `/delay/{ms}/{i}`: the server answers after DURATION (whole milliseconds)
+    /// [the default workload, with 10ms].
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) delay: Option<DurationArg>,
+
+    /// Workload `/bytes/SIZE`: bodies of SIZE bytes.
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) size: Option<SizeArg>,
+
+    /// Workload `/feed/{rss|atom|json}/{i}` in turn, each fetched and parsed for its title.
+    #[arg(long)]
+    pub(crate) feeds: bool,
+
+    /// Workload: this path for every request, with `{i}` replaced by the request's number
+    /// (e.g. `/status/503`, `/redirect/2`).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) path: Option<String>,
+
+    /// Open loop: request i is due at start + i/N s, and its latency counts from then
+    /// (corrected for coordinated omission, like wrk2); the pool size still caps requests in
+    /// flight. Without it, closed loop: a slot sends its next request when its last one ends.
+    #[arg(long, value_name = "N/s")]
+    pub(crate) rate: Option<Rate>,
+
+    /// Write settings and per-level results as JSON to FILE (`-`: stdout; the table then goes
+    /// to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+
+    /// Draw requests/s and p99 latency against concurrency as an SVG chart.
+    #[arg(long, value_name = "FILE.svg")]
+    pub(crate) plot: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 /// `greenfetch merge`.
@@ -110,6 +190,9 @@ pub(crate) struct ServeArgs {
     pub(crate) no_discover: bool,
 
     #[command(flatten)]
+    pub(crate) pool: PoolArgs,
+
+    #[command(flatten)]
     pub(crate) net: NetArgs,
 
     /// Serve a backdoor console on this loopback address (stats, pool, resize N, pause, ...).
@@ -175,20 +258,14 @@ pub(crate) struct InputArgs {
     pub(crate) shard: Option<Shard>,
 }
 
-/// How fetching behaves.
+/// How fetching behaves: the transport and politeness settings `fetch` and `bench` share.
+/// (Concurrency and `--rate` are each command's own: `bench` sweeps the one and schedules by
+/// the other.)
 #[derive(Debug, Args)]
 pub(crate) struct NetArgs {
-    /// Requests in flight at once (the green pool's size).
-    #[arg(short = 'c', long, default_value_t = 50, value_name = "N")]
-    pub(crate) concurrency: usize,
-
     /// At most N requests in flight per host.
     #[arg(long, value_name = "N")]
     pub(crate) per_host: Option<usize>,
-
-    /// At most N requests started per second (evenly spaced), e.g. `20` or `20/s`.
-    #[arg(long, value_name = "N/s")]
-    pub(crate) rate: Option<Rate>,
 
     /// Limit for a whole request, body included (`0` for none), e.g. `30s`, `500ms`.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
@@ -245,6 +322,9 @@ pub(crate) struct FetchArgs {
     pub(crate) input: InputArgs,
 
     #[command(flatten)]
+    pub(crate) pool: PoolArgs,
+
+    #[command(flatten)]
     pub(crate) net: NetArgs,
 
     /// Output format.
@@ -257,6 +337,18 @@ pub(crate) struct FetchArgs {
 
     #[command(flatten)]
     pub(crate) run: RunArgs,
+}
+
+/// How many requests a run of `fetch`, `titles` or `serve` has going at once.
+#[derive(Debug, Args)]
+pub(crate) struct PoolArgs {
+    /// Requests in flight at once (the green pool's size).
+    #[arg(short = 'c', long, default_value_t = 50, value_name = "N")]
+    pub(crate) concurrency: usize,
+
+    /// At most N requests started per second (evenly spaced), e.g. `20` or `20/s`.
+    #[arg(long, value_name = "N/s")]
+    pub(crate) rate: Option<Rate>,
 }
 
 /// How a run of `fetch` or `titles` reports and can be steered.
@@ -299,6 +391,9 @@ pub(crate) enum TitlesFormat {
 pub(crate) struct TitlesArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+
+    #[command(flatten)]
+    pub(crate) pool: PoolArgs,
 
     #[command(flatten)]
     pub(crate) net: NetArgs,

@@ -2,10 +2,12 @@
 //! indicatif. `run` resolves the arguments, runs a command and says which exit code to use.
 
 mod args;
+mod bench;
 mod input;
 mod journal;
 mod merge;
 mod output;
+mod plot;
 mod progress;
 
 use std::io::{self, Write};
@@ -20,7 +22,7 @@ use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
 use greenfetch::green::ureq::{AgentConfig, GreenResolver};
 use greenfetch::{hub, GreenPool, WaitError};
 
-use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, RunArgs, ServeArgs, TitlesArgs};
+use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, PoolArgs, RunArgs, ServeArgs, TitlesArgs};
 use greenfetch::titles::{title_of, Titled};
 use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
@@ -48,6 +50,7 @@ pub(crate) fn run() -> ExitCode {
                 Err(e) => usage_error(format!("fixture server on {}: {e}", a.listen)),
             }
         }
+        Command::Bench(a) => bench::bench(*a),
     };
     ExitCode::from(code)
 }
@@ -92,8 +95,13 @@ fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
 /// `--max-body` when not given (fetch, titles).
 const DEFAULT_MAX_BODY: u64 = 256 * 1024 * 1024;
 
-/// Resolves the network options into the library's fetch settings.
-fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
+/// Resolves the network options, for a pool of `concurrency` and an optional `rate` (requests
+/// started per second), into the library's fetch settings.
+fn fetch_config(
+    net: &NetArgs,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> Result<FetchConfig, String> {
     let mut headers = Vec::new();
     for h in &net.headers {
         let (k, v) = h
@@ -113,7 +121,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         Some(p) => read_cacert(p)?,
         None => Vec::new(),
     };
-    let c = net.concurrency.max(1);
+    let c = concurrency.max(1);
     let mut agent = AgentConfig {
         timeout: net.timeout.0,
         connect_timeout: net.connect_timeout.0,
@@ -139,7 +147,7 @@ fn fetch_config(net: &NetArgs) -> Result<FetchConfig, String> {
         max_body: net.max_body.map_or(DEFAULT_MAX_BODY, |m| m.0),
         headers,
         per_host: net.per_host,
-        rate: net.rate.map(|r| r.0),
+        rate,
         ..FetchConfig::default()
     })
 }
@@ -183,6 +191,7 @@ fn fetch(a: FetchArgs) -> u8 {
     let on_terminal = writer.stdout_is_terminal;
     run_job(
         a.input,
+        &a.pool,
         &a.net,
         &a.run,
         |_cfg| {
@@ -212,6 +221,7 @@ fn titles(a: TitlesArgs) -> u8 {
     let discover = !a.no_discover;
     run_job(
         a.input,
+        &a.pool,
         &a.net,
         &a.run,
         |cfg| {
@@ -280,6 +290,7 @@ impl JobOutcome for TitleOutcome {
 /// `make_task` may adjust the fetch settings before the fetcher is built, and returns the task.
 fn run_job<O, T, M>(
     input_args: InputArgs,
+    pool_args: &PoolArgs,
     net: &NetArgs,
     run: &RunArgs,
     make_task: M,
@@ -297,7 +308,7 @@ where
             "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
         );
     }
-    let mut cfg = match fetch_config(net) {
+    let mut cfg = match fetch_config(net, pool_args.concurrency, pool_args.rate.map(|r| r.0)) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -330,7 +341,7 @@ where
     install_interrupt_handler();
 
     let fetcher = Arc::new(Fetcher::new(cfg));
-    let pool = GreenPool::new(net.concurrency.max(1));
+    let pool = GreenPool::new(pool_args.concurrency.max(1));
     let stats = Arc::new(RunStats::default());
     if let Some(addr) = run.backdoor {
         let (s, p) = (stats.clone(), pool.clone());
@@ -459,7 +470,8 @@ fn serve(a: ServeArgs) -> u8 {
     use greenfetch::server::http::HttpConfig;
 
     configure_hub(a.net.workers);
-    let mut fetch = match fetch_config(&a.net) {
+    let concurrency = a.pool.concurrency.max(1);
+    let mut fetch = match fetch_config(&a.net, concurrency, a.pool.rate.map(|r| r.0)) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -487,7 +499,7 @@ fn serve(a: ServeArgs) -> u8 {
     };
     let service = Dispatch::new(DispatchConfig {
         fetch,
-        concurrency: a.net.concurrency.max(1),
+        concurrency,
         discover: !a.no_discover,
         max_urls: a.max_urls,
         request_timeout,

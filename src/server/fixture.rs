@@ -28,6 +28,9 @@
 //! | `/fault/truncate` | `Content-Length: 1000`, 100 bytes, then a clean close |
 //! | `/fault/loop` | `302` to `/fault/loop` |
 //! | `/fault/hang` | no response; the connection stays open, parked at no CPU cost, until the client closes it or the server stops |
+//! | `/fault/headers` | `200` with 10,000 header lines (`X-Filler-{i}`), then `ok\n` |
+//! | `/fault/chunked` | `200`, chunked, a valid chunk then a chunk size that is not hexadecimal; then a close |
+//! | `/fault/gzip/{n}` | `Content-Encoding: gzip`: a small body (about n/160 bytes) that inflates to `n` ≤ 1 GiB zero bytes: a gzip bomb for any `n` past the client's cap |
 //! | `/fault/endless` | `200`, chunked, 16 KiB chunks forever (close-delimited for HTTP/1.0) until the client goes away or the server stops |
 //! | `/stats` | `{"hits":H,"connections":C,"open_connections":O}` (this request included), `application/json` |
 //!
@@ -608,7 +611,18 @@ impl Conn<'_> {
                     Flow::Abort
                 }
                 "endless" => self.endless(req)?,
+                "headers" => self.many_headers(req),
+                "chunked" => self.bad_chunked(req)?,
                 _ => self.not_found(req, route),
+            },
+            (Some("fault"), Some("gzip"), Some(n), None) => match num(n) {
+                Some(n) if n <= MAX_BYTES => self.gzip(req, n),
+                _ => self.text(
+                    req,
+                    400,
+                    none,
+                    format_args!("bad request: n must be an integer <= 1 GiB\n"),
+                ),
             },
             (Some("stats"), None, None, None) => {
                 use std::sync::atomic::Ordering::Relaxed;
@@ -912,6 +926,48 @@ impl Conn<'_> {
         Ok(Flow::Close)
     }
 
+    /// A 200 with 10,000 header lines before its small body.
+    fn many_headers(&mut self, req: &Request) -> Flow {
+        self.start_head(req.keep_alive, req.version, 200, "text/plain");
+        for i in 0..10_000 {
+            let _ = write!(Fmt(&mut self.out), "X-Filler-{i}: {i}\r\n");
+        }
+        self.end_head(Some(3));
+        if !req.head_only {
+            self.out.extend_from_slice(b"ok\n");
+        }
+        if req.keep_alive {
+            Flow::KeepAlive
+        } else {
+            Flow::Close
+        }
+    }
+
+    /// A chunked body whose second chunk size is not hexadecimal; the connection closes.
+    fn bad_chunked(&mut self, req: &Request) -> io::Result<Flow> {
+        self.start_head(false, req.version, 200, "text/plain");
+        self.out
+            .extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        self.end_head(None);
+        if !req.head_only {
+            self.out
+                .extend_from_slice(b"5\r\nhello\r\nzz\r\nnot a chunk\r\n0\r\n\r\n");
+        }
+        Ok(Flow::Close)
+    }
+
+    /// `Content-Encoding: gzip`: a small body that inflates to `n` zero bytes.
+    fn gzip(&mut self, req: &Request, n: u64) -> Flow {
+        let body = gzip_zeros(n);
+        self.body(
+            req,
+            200,
+            "application/octet-stream",
+            format_args!("Content-Encoding: gzip\r\n"),
+            &body,
+        )
+    }
+
     /// Chunks of 16 KiB until a write fails (the client went away) or the server stops.
     fn endless(&mut self, req: &Request) -> io::Result<Flow> {
         let chunked = req.version == 1;
@@ -949,4 +1005,71 @@ impl Conn<'_> {
         self.out.clear();
         Ok(Flow::Abort)
     }
+}
+
+/// A gzip member of `n` zero bytes, written by hand: one fixed-Huffman deflate block of a
+/// literal zero and then back-references of 258 bytes at distance 1 (13 bits each, so about
+/// 160 to 1), without a compressor's state on the connection's small coroutine stack.
+fn gzip_zeros(n: u64) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u32,
+        len: u32,
+    }
+    impl Bits {
+        /// Appends the `len` low bits of `code`, most significant first (Huffman order).
+        fn code(&mut self, code: u32, len: u32) {
+            for i in (0..len).rev() {
+                self.bit((code >> i) & 1);
+            }
+        }
+        fn bit(&mut self, b: u32) {
+            self.acc |= b << self.len;
+            self.len += 1;
+            if self.len == 8 {
+                self.out.push(self.acc as u8);
+                self.acc = 0;
+                self.len = 0;
+            }
+        }
+    }
+    let mut w = Bits {
+        out: Vec::with_capacity((n / 150) as usize + 32),
+        acc: 0,
+        len: 0,
+    };
+    // The gzip header: magic, deflate, no flags, no time, no extra flags, unknown OS.
+    w.out
+        .extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    w.bit(1); // BFINAL
+    w.bit(1); // BTYPE = 01 (fixed Huffman), low bit first
+    w.bit(0);
+    let mut left = n;
+    if left > 0 {
+        w.code(0x30, 8); // literal 0
+        left -= 1;
+    }
+    while left >= 258 {
+        w.code(0xc5, 8); // length code 285: 258 bytes
+        w.code(0, 5); // distance code 0: distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        w.code(0x30, 8);
+    }
+    w.code(0, 7); // end of block (256)
+    if w.len > 0 {
+        w.out.push(w.acc as u8);
+    }
+    let mut crc = crc32fast::Hasher::new();
+    let zeros = [0u8; 64 * 1024];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(zeros.len() as u64) as usize;
+        crc.update(&zeros[..k]);
+        left -= k as u64;
+    }
+    w.out.extend_from_slice(&crc.finalize().to_le_bytes());
+    w.out.extend_from_slice(&(n as u32).to_le_bytes());
+    w.out
 }
