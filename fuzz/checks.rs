@@ -65,3 +65,83 @@ pub(crate) fn check_title(data: &[u8]) {
         assert!(url::Url::parse(&url).is_ok(), "{url:?}");
     }
 }
+
+/// The dispatch service, started once per process on loopback, with an agent that can reach
+/// nothing: every name fails to resolve (no lookup is made) and every address is refused, so
+/// whatever URLs the input holds, no connection leaves the machine.
+fn dispatch_server() -> std::net::SocketAddr {
+    use greenfetch::green::ureq::{AddressPolicy, GreenResolver};
+    use greenfetch::server::dispatch::{Dispatch, DispatchConfig};
+    use std::sync::OnceLock;
+    static SERVER: OnceLock<std::net::SocketAddr> = OnceLock::new();
+    *SERVER.get_or_init(|| {
+        let mut cfg = DispatchConfig::default();
+        cfg.fetch.retries = 0;
+        cfg.fetch.agent.address_policy = AddressPolicy::deny_all();
+        cfg.fetch.agent.resolver = GreenResolver::with_lookup(|host: &str, _| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{host}: no lookups while fuzzing"),
+            ))
+        });
+        cfg.http.client_timeout = std::time::Duration::from_secs(2);
+        cfg.http.idle_timeout = std::time::Duration::from_secs(2);
+        let server = Dispatch::new(cfg)
+            .start("127.0.0.1:0")
+            .expect("the dispatch service starts");
+        let addr = server.addr();
+        std::mem::forget(server); // serves for the life of the process
+        addr
+    })
+}
+
+/// The serve request path: the bytes go to the dispatch service over one connection, which is
+/// then half-closed. The service must answer (or close) within its timeouts, every answer must
+/// start with an HTTP/1.1 status line, and a bad request is never a `5xx` (a `500` would mean
+/// a panic in the service, `503` cannot happen with one client).
+pub(crate) fn check_serve_request(data: &[u8]) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(dispatch_server()).expect("connect");
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    // The service may answer and close before reading everything: a failed write is fine.
+    let _ = conn.write_all(data);
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    let mut answer = Vec::new();
+    match conn.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("no answer and no close within 30 s: {e}"),
+    }
+    if answer.is_empty() {
+        return;
+    }
+    assert!(
+        answer.starts_with(b"HTTP/1.1 ") && answer.len() >= 12,
+        "not a status line: {:?}",
+        String::from_utf8_lossy(&answer[..answer.len().min(80)])
+    );
+    let status = &answer[9..12];
+    // A 505 is right for a well-formed version other than 1.x (`HTTP/2.0`), and only then.
+    let line = data
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    let other_version = matches!(
+        version.strip_prefix(b"HTTP/"),
+        Some([d]) if d.is_ascii_digit()
+    ) || matches!(
+        version.strip_prefix(b"HTTP/"),
+        Some([d, b'.', e]) if d.is_ascii_digit() && e.is_ascii_digit()
+    );
+    if status == b"505" && other_version {
+        return;
+    }
+    assert!(
+        status[0] != b'5',
+        "a {} for {:?}",
+        String::from_utf8_lossy(status),
+        String::from_utf8_lossy(&data[..data.len().min(200)])
+    );
+}

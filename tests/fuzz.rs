@@ -2,7 +2,7 @@
 //! targets run (`fuzz/checks.rs`), so a bug the fuzzers found stays fixed. The fuzzers
 //! themselves run outside CI (`fuzz/README.md`).
 
-use crate::fuzz_checks::{check_parse_line, check_title};
+use crate::fuzz_checks::{check_parse_line, check_serve_request, check_title};
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {
     let dir = format!("{}/fuzz/regressions/{target}", env!("CARGO_MANIFEST_DIR"));
@@ -28,4 +28,19 @@ fn title_regressions() {
 #[test]
 fn parse_line_regressions() {
     replay("parse_line", check_parse_line);
+}
+
+#[test]
+fn serve_request_regressions() {
+    replay("serve_request", check_serve_request);
+    // The check itself on a few requests, so it runs in CI even before a regression exists.
+    for input in [
+        &b"POST /titles HTTP/1.1\r\nContent-Length: 25\r\n\r\nhttp://10.0.0.1/\nnot a url\n"[..],
+        b"GET /healthz HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n",
+        b"\x16\x03\x01\x00\xa5\x01\x00",
+        b"POST /titles HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+        b"",
+    ] {
+        check_serve_request(input);
+    }
 }

@@ -9,7 +9,7 @@
 //! | what a client does | what it gets |
 //! |---|---|
 //! | a request that does not parse (garbage, a bad `Content-Length`, a bad target) | `400`, then the connection is closed |
-//! | an HTTP version other than 1.0 and 1.1 | `505`, closed |
+//! | a well-formed HTTP version other than 1.0 and 1.1 (`HTTP/2.0`) | `505`, closed |
 //! | a head over [`HttpConfig::max_head`] bytes, or more than 64 headers | `431`, closed |
 //! | a body over [`HttpConfig::max_body`] | `413` (before the body is read; `Expect: 100-continue` is honoured, so a polite client never sends it), closed |
 //! | `Transfer-Encoding` (a chunked body) | `411`: send `Content-Length`; closed |
@@ -982,6 +982,20 @@ struct Head {
 }
 
 /// Parses a request head; `Ok(None)` if it is not complete yet.
+/// Whether the request line ends in a well-formed version that is just not 1.0 or 1.1
+/// (`HTTP/2.0`, `HTTP/3`): that is a `505`; a mangled one (`HTTP/1.e`) is a bad request, `400`
+/// (found by fuzzing: a client's garbage must not be answered with a 5xx).
+fn names_a_version(buf: &[u8]) -> bool {
+    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n');
+    let line = &buf[..line_end.unwrap_or(buf.len())];
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version.strip_prefix(b"HTTP/") {
+        Some([major]) => major.is_ascii_digit(),
+        Some([major, b'.', minor]) => major.is_ascii_digit() && minor.is_ascii_digit(),
+        _ => false,
+    }
+}
+
 fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rejection> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -995,7 +1009,7 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
                 format!("more than {MAX_HEADERS} request headers"),
             ))
         }
-        Err(httparse::Error::Version) => {
+        Err(httparse::Error::Version) if names_a_version(buf) => {
             return Err(Rejection::new(
                 505,
                 "bad_version",
@@ -1299,6 +1313,9 @@ mod tests {
         let status = |b: &[u8]| head(b).err().map(|r| r.status);
         assert_eq!(status(b"\x00\x01\r\n\r\n"), Some(400));
         assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), Some(505));
+        assert_eq!(status(b"GET / HTTP/3\r\n\r\n"), Some(505));
+        assert_eq!(status(b"GET / HTTP/1.e\r\n\r\n"), Some(400));
+        assert_eq!(status(b"GET / HTTPS/1.1\r\n\r\n"), Some(400));
         assert_eq!(status(b"GET nope HTTP/1.1\r\n\r\n"), Some(400));
         assert_eq!(
             status(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),

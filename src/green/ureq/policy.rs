@@ -66,6 +66,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddressPolicy {
     deny_non_global: bool,
+    deny_global: bool,
     allowed: Vec<SocketAddr>,
 }
 
@@ -91,6 +92,26 @@ impl AddressPolicy {
     pub fn public_only() -> Self {
         AddressPolicy {
             deny_non_global: true,
+            deny_global: false,
+            allowed: Vec::new(),
+        }
+    }
+
+    /// No address is allowed but the [`allow`](Self::allow) exceptions: an agent that can
+    /// reach only a list of known servers (or none, for tests and fuzzing that must never
+    /// leave the machine).
+    ///
+    /// ```
+    /// use greenfetch::green::ureq::AddressPolicy;
+    /// let p = AddressPolicy::deny_all().allow("127.0.0.1:8080".parse().unwrap());
+    /// assert!(p.check("127.0.0.1:8080".parse().unwrap()).is_ok());
+    /// let e = p.check("93.184.215.14:80".parse().unwrap()).unwrap_err();
+    /// assert_eq!(e.to_string(), "93.184.215.14 is an address not on the allowed list");
+    /// ```
+    pub fn deny_all() -> Self {
+        AddressPolicy {
+            deny_non_global: true,
+            deny_global: true,
             allowed: Vec::new(),
         }
     }
@@ -134,8 +155,10 @@ impl AddressPolicy {
         if !self.deny_non_global {
             return Ok(());
         }
-        let Some(reason) = non_global_reason(addr.ip()) else {
-            return Ok(());
+        let reason = match non_global_reason(addr.ip()) {
+            Some(reason) => reason,
+            None if self.deny_global => "an address not on the allowed list",
+            None => return Ok(()),
         };
         let ip = canonical(addr.ip());
         let excepted = self
