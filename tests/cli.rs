@@ -633,3 +633,37 @@ fn base64_lines(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// `greenfetch completions SHELL` and `greenfetch man` come from the same clap definitions, so
+/// they name every command and option.
+#[test]
+fn completions_and_man_page_name_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell], "");
+        assert_eq!(code(&out), 0, "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        // fish spells options `-l journal`, the others `--journal`.
+        for word in [
+            "titles",
+            "serve",
+            "bench",
+            "merge",
+            "journal",
+            "no-discover",
+        ] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let out = run(&["completions", "tcsh"], "");
+    assert_eq!(code(&out), 2, "an unknown shell is a usage error");
+    let out = run(&["man"], "");
+    assert_eq!(code(&out), 0);
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH greenfetch 1"),
+        "{page:.200}"
+    );
+    for word in ["fetch", "titles", "serve", "bench", "merge", "fixture"] {
+        assert!(page.contains(word), "the man page lacks {word}");
+    }
+}

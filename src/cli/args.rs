@@ -35,6 +35,13 @@ pub(crate) enum Command {
     /// Run the dispatch service: POST /titles with URLs, one a line, answers their titles in
     /// order; prints the address it bound. Refuses private targets unless --allow-private.
     Serve(Box<ServeArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `greenfetch man | man -l -`.
+    Man,
     /// Run the fixture server (deterministic endpoints to test and benchmark against); prints
     /// the address it bound.
     Fixture(FixtureArgs),

@@ -42,6 +42,22 @@ pub(crate) fn run() -> ExitCode {
         Command::Fetch(a) => fetch(*a),
         Command::Titles(a) => titles(*a),
         Command::Merge(a) => merge::merge(a.files),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "greenfetch", &mut io::stdout());
+            EXIT_OK
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut io::stdout()) {
+                Ok(()) => EXIT_OK,
+                Err(e) if output::is_broken_pipe(&e) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("greenfetch: writing the manual: {e}");
+                    EXIT_SOME_FAILED
+                }
+            }
+        }
         Command::Serve(a) => serve(*a),
         Command::Fixture(a) => {
             configure_hub(a.workers);
