@@ -380,7 +380,7 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
 
     let max_c = a.concurrency.iter().copied().max().unwrap_or(1);
     let embedded = a.target.is_none();
-    let limit = raise_open_file_limit();
+    let limit = super::raise_open_file_limit();
     let need = max_c as u64 * if embedded { 2 } else { 1 } + 64;
     if let Some(limit) = limit {
         if limit < need {
@@ -647,35 +647,6 @@ fn vm_hwm_kib(status: &str) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Raises the soft open-file limit to the hard one (a level of c connections to the embedded
-/// server holds about 2c descriptors). Returns the limit now in force; `None` for unlimited or
-/// unknown.
-#[cfg(unix)]
-fn raise_open_file_limit() -> Option<u64> {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let lim = getrlimit(Resource::Nofile);
-    let higher = match (lim.current, lim.maximum) {
-        (Some(cur), Some(max)) => cur < max,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    if higher {
-        let _ = setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: lim.maximum,
-                maximum: lim.maximum,
-            },
-        );
-    }
-    getrlimit(Resource::Nofile).current
-}
-
-#[cfg(not(unix))]
-fn raise_open_file_limit() -> Option<u64> {
-    None
 }
 
 fn mode_text(s: &Settings) -> String {

@@ -38,6 +38,7 @@ pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 /// Parses the command line and runs it.
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
+    raise_open_file_limit();
     let code = match cli.command {
         Command::Fetch(a) => fetch(*a),
         Command::Titles(a) => titles(*a),
@@ -88,6 +89,37 @@ fn install_interrupt_handler() {
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
     });
+}
+
+/// Raises the soft open-file limit to the hard one: every command may hold thousands of
+/// sockets (`fetch -c 5000`, `serve` at its connection cap with two descriptors a client,
+/// `fixture` under 10,000 connections, a `bench` level of c connections to the embedded server
+/// holding about 2c), and the usual soft limit of 1024 would fail them with EMFILE. Returns the limit now in force; `None` for unlimited or
+/// unknown.
+#[cfg(unix)]
+pub(crate) fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let higher = match (lim.current, lim.maximum) {
+        (Some(cur), Some(max)) => cur < max,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if higher {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            },
+        );
+    }
+    getrlimit(Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+pub(crate) fn raise_open_file_limit() -> Option<u64> {
+    None
 }
 
 /// Reads a CA certificate file: PEM (one or more certificates) or DER.
