@@ -1447,16 +1447,27 @@ fn title_text(c: &Capture, kind: FeedKind) -> String {
 
 /// The title of a JSON document: feed-rs first, then the JSON value as parsed.
 fn json_title(text: &str) -> Result<Found, Error> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Error::new(
-            ErrorKind::Malformed,
-            format!("the JSON does not parse: {e}"),
-        )
-    })?;
-    let version = value
-        .get("version")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    /// The one field needed before feed-rs reads the document: everything else is skipped
+    /// without being built (a whole `serde_json::Value` is built only if feed-rs gives up).
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow, default)]
+        version: Option<std::borrow::Cow<'a, str>>,
+    }
+    let version = match serde_json::from_str::<Probe<'_>>(text) {
+        Ok(probe) => probe.version,
+        Err(_) => {
+            // Not an object with a string version: JSON that is no feed, or no JSON at all.
+            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| {
+                Error::new(
+                    ErrorKind::Malformed,
+                    format!("the JSON does not parse: {e}"),
+                )
+            })?;
+            None
+        }
+    };
+    let version = version.as_deref().unwrap_or_default();
     let kind = match version.strip_prefix("https://jsonfeed.org/version/") {
         Some("1") => FeedKind::Json10,
         Some(_) => FeedKind::Json11,
@@ -1485,6 +1496,12 @@ fn json_title(text: &str) -> Result<Found, Error> {
         });
     }
     // feed-rs wants every required field; read what is there.
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!("the JSON does not parse: {e}"),
+        )
+    })?;
     let text_of = |v: &serde_json::Value| {
         v.get("title")
             .and_then(|t| t.as_str())
@@ -1786,6 +1803,21 @@ mod tests {
             Some("Shift_JIS")
         );
         assert_eq!(html_declared_encoding(b"<p>none</p>"), None);
+    }
+
+    #[test]
+    fn json_that_is_no_feed_is_not_a_feed() {
+        for doc in [&b"[1, 2]"[..], b"{\"version\": 1}", b"{\"title\": \"t\"}"] {
+            let e = title_from_bytes(doc, Some("application/json")).unwrap_err();
+            assert_eq!(
+                e.kind,
+                ErrorKind::NotAFeed,
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+        let e = title_from_bytes(b"{\"version\": ", None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Malformed);
     }
 
     #[test]
