@@ -33,6 +33,43 @@ pub(crate) struct Waiter<V = ()> {
     slot: Mutex<Option<V>>,
 }
 
+/// Blockers let go of by their waiters, dropped by the timer thread (see `Drop for Waiter`).
+static SPENT: Mutex<Vec<Arc<Blocker>>> = Mutex::new(Vec::new());
+/// The timer thread is woken to drop spent blockers once this many wait.
+const SPENT_BATCH: usize = 256;
+
+/// Stands in for a waiter's blocker once the real one has gone to [`SPENT`].
+fn placeholder() -> Arc<Blocker> {
+    static PLACEHOLDER: std::sync::LazyLock<Arc<Blocker>> =
+        std::sync::LazyLock::new(|| Arc::new(Blocker::new(false)));
+    PLACEHOLDER.clone()
+}
+
+/// A waiter's blocker is never dropped where the waiter is: it goes to the timer thread.
+///
+/// may 0.3.51 can resume a coroutine that was unparked while it was still parking *inside*
+/// its parking code (`Park::subscribe` runs it at once, nested), and the park stays marked
+/// busy until that coroutine next yields; dropping a `Park` spins until it is not busy. The
+/// last reference to a waiter is often let go by its notifier under a primitive's lock (a
+/// queue consumer popping the putter it served); if the woken green thread meanwhile blocks
+/// its worker on that same lock (its next `put`), neither can move. A `titles` run hung that
+/// way about once in 60 runs. Dropped on the timer thread, under no lock, the spin only waits
+/// for the green thread's next yield.
+impl<V> Drop for Waiter<V> {
+    fn drop(&mut self) {
+        let blocker = std::mem::replace(&mut self.blocker, placeholder());
+        let wake = {
+            let mut spent = lock(&SPENT);
+            spent.push(blocker);
+            spent.len() >= SPENT_BATCH
+        };
+        if wake {
+            start_timer();
+            TIMER.changed.notify_one();
+        }
+    }
+}
+
 impl<V> Waiter<V> {
     /// A waiter for the current context (a coroutine or a thread).
     pub(crate) fn new() -> Arc<Self> {
@@ -181,12 +218,7 @@ static TIMER_THREAD: Once = Once::new();
 impl Alarm {
     /// Sets an alarm that unparks `blocker` at `at` (at once if `at` has passed).
     pub(crate) fn set(at: Instant, blocker: &Arc<Blocker>) -> Alarm {
-        TIMER_THREAD.call_once(|| {
-            std::thread::Builder::new()
-                .name("greenfetch-timer".into())
-                .spawn(run_timer)
-                .expect("greenfetch: cannot start the timer thread");
-        });
+        start_timer();
         let mut alarms = lock(&TIMER.alarms);
         let key = (at, alarms.next_id);
         alarms.next_id += 1;
@@ -206,10 +238,27 @@ impl Drop for Alarm {
     }
 }
 
-/// The timer thread: unparks each blocker whose alarm is due, then sleeps until the next one.
+/// Starts the timer thread, once.
+fn start_timer() {
+    TIMER_THREAD.call_once(|| {
+        std::thread::Builder::new()
+            .name("greenfetch-timer".into())
+            .spawn(run_timer)
+            .expect("greenfetch: cannot start the timer thread");
+    });
+}
+
+/// The timer thread: unparks each blocker whose alarm is due, drops spent blockers (under no
+/// lock), then sleeps until the next alarm or batch of spent blockers.
 fn run_timer() {
     let mut alarms = lock(&TIMER.alarms);
     loop {
+        let spent = std::mem::take(&mut *lock(&SPENT));
+        if !spent.is_empty() {
+            drop(alarms);
+            drop(spent);
+            alarms = lock(&TIMER.alarms);
+        }
         let now = Instant::now();
         let mut due = Vec::new();
         while let Some(first) = alarms.due.first_entry() {

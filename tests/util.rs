@@ -32,7 +32,7 @@ pub(crate) const EXPECTED: &str = "expected panic: ";
 
 static SETUP: Once = Once::new();
 
-fn setup() {
+pub(crate) fn setup() {
     SETUP.call_once(|| {
         quiet_expected_panics();
         // The first test to get here fixes the hub; every test comes through here first.
