@@ -33,10 +33,17 @@ pub(crate) struct Waiter<V = ()> {
     slot: Mutex<Option<V>>,
 }
 
-/// Blockers let go of by their waiters, dropped by the timer thread (see `Drop for Waiter`).
-static SPENT: Mutex<Vec<Arc<Blocker>>> = Mutex::new(Vec::new());
-/// The timer thread is woken to drop spent blockers once this many wait.
-const SPENT_BATCH: usize = 256;
+/// Batches of blockers let go of by their waiters, for the timer thread to drop (see
+/// `Drop for Waiter`).
+static SPENT: Mutex<Vec<Vec<Arc<Blocker>>>> = Mutex::new(Vec::new());
+/// Blockers gathered per OS thread before a batch goes to the timer thread: one lock and one
+/// wake-up per batch, not per waiter.
+const SPENT_BATCH: usize = 4096;
+
+std::thread_local! {
+    static LOCAL_SPENT: std::cell::RefCell<Vec<Arc<Blocker>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Stands in for a waiter's blocker once the real one has gone to [`SPENT`].
 fn placeholder() -> Arc<Blocker> {
@@ -58,12 +65,18 @@ fn placeholder() -> Arc<Blocker> {
 impl<V> Drop for Waiter<V> {
     fn drop(&mut self) {
         let blocker = std::mem::replace(&mut self.blocker, placeholder());
-        let wake = {
-            let mut spent = lock(&SPENT);
-            spent.push(blocker);
-            spent.len() >= SPENT_BATCH
-        };
-        if wake {
+        let mut blocker = Some(blocker);
+        // Gathered on this OS thread (no yield can come between the push and the take, so a
+        // green thread moving between workers does not matter).
+        let full = LOCAL_SPENT
+            .try_with(|local| {
+                let mut local = local.borrow_mut();
+                local.extend(blocker.take());
+                (local.len() >= SPENT_BATCH).then(|| std::mem::take(&mut *local))
+            })
+            .unwrap_or_else(|_| blocker.take().map(|b| vec![b])); // thread exiting
+        if let Some(batch) = full {
+            lock(&SPENT).push(batch);
             start_timer();
             TIMER.changed.notify_one();
         }
@@ -253,7 +266,7 @@ fn start_timer() {
 fn run_timer() {
     let mut alarms = lock(&TIMER.alarms);
     loop {
-        let spent = std::mem::take(&mut *lock(&SPENT));
+        let spent: Vec<Vec<Arc<Blocker>>> = std::mem::take(&mut *lock(&SPENT));
         if !spent.is_empty() {
             drop(alarms);
             drop(spent);
