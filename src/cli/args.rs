@@ -232,7 +232,7 @@ pub(crate) struct FixtureArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub(crate) listen: String,
 
-    /// Worker threads (default: one per CPU).
+    /// Worker threads (default: one per CPU, plus one).
     #[arg(long, value_name = "N")]
     pub(crate) workers: Option<usize>,
 }
@@ -317,7 +317,7 @@ pub(crate) struct NetArgs {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub(crate) resolve: Vec<ResolveArg>,
 
-    /// Worker threads running green threads (default: one per CPU).
+    /// Worker threads running green threads (default: one per CPU, plus one).
     #[arg(long, value_name = "N")]
     pub(crate) workers: Option<usize>,
 }
