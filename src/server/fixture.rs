@@ -80,7 +80,7 @@ use std::time::Duration;
 
 use may::net::TcpStream;
 
-use super::{Server, ServerState};
+use super::{reason, Fmt, Server, ServerState};
 
 /// Largest `/bytes` and `/slow` body.
 const MAX_BYTES: u64 = 1 << 30;
@@ -398,54 +398,6 @@ fn serve_connection(stream: TcpStream, state: &ServerState) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `io::Write` on a `Vec<u8>` through `fmt::Write`, so `write!` into it needs no `Result`
-/// plumbing from io.
-struct Fmt<'a>(&'a mut Vec<u8>);
-
-impl stdfmt::Write for Fmt<'_> {
-    fn write_str(&mut self, s: &str) -> stdfmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        410 => "Gone",
-        413 => "Content Too Large",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => match code / 100 {
-            2 => "Success",
-            3 => "Redirection",
-            4 => "Client Error",
-            _ => "Server Error",
-        },
-    }
 }
 
 fn num(s: &str) -> Option<u64> {

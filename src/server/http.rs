@@ -61,7 +61,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -71,7 +71,7 @@ use std::time::{Duration, Instant};
 
 use may::net::TcpStream;
 
-use super::{Server, ServerState};
+use super::{reason, Fmt, Server, ServerState};
 use crate::greenthread::panic_message;
 use crate::wait::lock;
 
@@ -1241,55 +1241,6 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
             conn.linger();
             return;
         }
-    }
-}
-
-/// `fmt::Write` into a byte vector.
-struct Fmt<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for Fmt<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-/// The reason phrase of a status code.
-pub(crate) fn reason(code: u16) -> &'static str {
-    match code {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        417 => "Expectation Failed",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => match code / 100 {
-            1 => "Informational",
-            2 => "Success",
-            3 => "Redirection",
-            4 => "Client Error",
-            _ => "Server Error",
-        },
     }
 }
 
