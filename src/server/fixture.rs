@@ -400,6 +400,14 @@ fn serve_connection(stream: TcpStream, state: &ServerState) -> io::Result<()> {
     Ok(())
 }
 
+/// A feed or page id: `[A-Za-z0-9_-]+` (it goes into URLs and markup unescaped).
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn num(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -670,11 +678,7 @@ impl Conn<'_> {
 
     fn feed(&mut self, req: &Request, kind: &str, id: &str) -> Flow {
         let none = format_args!("");
-        if id.is_empty()
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if !valid_id(id) {
             return self.text(
                 req,
                 400,
@@ -765,11 +769,7 @@ impl Conn<'_> {
     /// An HTML page titled `Page {id}` that advertises a feed as `?feed=` says.
     fn page(&mut self, req: &Request, id: &str, query: &str) -> Flow {
         let none = format_args!("");
-        if id.is_empty()
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if !valid_id(id) {
             return self.text(
                 req,
                 400,

@@ -227,10 +227,7 @@ impl Request {
     /// assert_eq!(req.header("accept"), None);
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     /// Every header, in the order sent.
@@ -374,10 +371,7 @@ impl Response {
     /// assert_eq!(greenfetch::server::http::Response::new(200).header("x"), None);
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     /// The body.
@@ -1242,6 +1236,14 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
             return;
         }
     }
+}
+
+/// The first header called `name` (case-insensitive) of a request's or a response's list.
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]
