@@ -28,7 +28,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub(crate) struct Waiter<V = ()> {
     /// Shared (weakly) with the timer thread, which unparks it at the deadline.
-    blocker: Arc<Blocker>,
+    /// Always `Some` until the waiter is dropped (its drop hands the blocker on).
+    blocker: Option<Arc<Blocker>>,
     ready: AtomicBool,
     slot: Mutex<Option<V>>,
 }
@@ -45,13 +46,6 @@ std::thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Stands in for a waiter's blocker once the real one has gone to [`SPENT`].
-fn placeholder() -> Arc<Blocker> {
-    static PLACEHOLDER: std::sync::LazyLock<Arc<Blocker>> =
-        std::sync::LazyLock::new(|| Arc::new(Blocker::new(false)));
-    PLACEHOLDER.clone()
-}
-
 /// A waiter's blocker is never dropped where the waiter is: it goes to the timer thread.
 ///
 /// may 0.3.51 can resume a coroutine that was unparked while it was still parking *inside*
@@ -64,8 +58,7 @@ fn placeholder() -> Arc<Blocker> {
 /// for the green thread's next yield.
 impl<V> Drop for Waiter<V> {
     fn drop(&mut self) {
-        let blocker = std::mem::replace(&mut self.blocker, placeholder());
-        let mut blocker = Some(blocker);
+        let mut blocker = self.blocker.take();
         // Gathered on this OS thread (no yield can come between the push and the take, so a
         // green thread moving between workers does not matter).
         let full = LOCAL_SPENT
@@ -88,17 +81,23 @@ impl<V> Waiter<V> {
     pub(crate) fn new() -> Arc<Self> {
         crate::hub::ensure_started();
         Arc::new(Waiter {
-            blocker: Arc::new(Blocker::new(false)),
+            blocker: Some(Arc::new(Blocker::new(false))),
             ready: AtomicBool::new(false),
             slot: Mutex::new(None),
         })
+    }
+
+    fn blocker(&self) -> &Arc<Blocker> {
+        self.blocker
+            .as_ref()
+            .expect("a waiter keeps its blocker until it is dropped")
     }
 
     /// Hands `v` to the waiter and wakes it. Call it at most once per waiter.
     pub(crate) fn notify_with(&self, v: V) {
         *lock(&self.slot) = Some(v);
         self.ready.store(true, Ordering::Release);
-        self.blocker.unpark();
+        self.blocker().unpark();
     }
 
     /// Whether the waiter has been notified.
@@ -120,7 +119,7 @@ impl<V> Waiter<V> {
             return self.wait_thread(deadline);
         }
         // The deadline is an alarm on greenfetch's timer, taken down however the wait ends.
-        let _alarm = deadline.map(|at| Alarm::set(at, &self.blocker));
+        let _alarm = deadline.map(|at| Alarm::set(at, self.blocker()));
         loop {
             if self.is_ready() {
                 return true;
@@ -131,7 +130,7 @@ impl<V> Waiter<V> {
             // No may timeout: the notifier or the alarm unparks us (an unpark that comes first
             // is kept, so the park then returns at once). A wake-up for neither, such as the
             // alarm of an earlier wait on this blocker, just goes round again.
-            if let Err(ParkError::Canceled) = self.blocker.park(None) {
+            if let Err(ParkError::Canceled) = self.blocker().park(None) {
                 // This green thread was killed and is unwinding (a `Drop` is waiting): may
                 // will not park it again, so give up the wait instead of spinning. (Not
                 // `std::thread::panicking()`: that counts per OS thread, and another green
@@ -157,7 +156,7 @@ impl<V> Waiter<V> {
                     _ => return self.is_ready(),
                 },
             };
-            let _ = self.blocker.park(left);
+            let _ = self.blocker().park(left);
         }
     }
 }
