@@ -433,6 +433,16 @@ where
     }
 }
 
+/// Starts may's scheduler with one no-op coroutine, for the hub (which calls it while it fixes
+/// the settings, so this must not call `ensure_started`). may builds its scheduler, and the
+/// stack pool in it, inside the first spawn; the coroutine itself finishes on a worker.
+pub(crate) fn start_scheduler() {
+    // SAFETY: the closure is empty, `Send + 'static`, and touches no thread-local state.
+    if let Err(e) = unsafe { may::coroutine::Builder::new().spawn(|| ()) } {
+        panic!("greenfetch: cannot create a coroutine: {e}");
+    }
+}
+
 /// Runs `f` as a task that reports to `shared`, as a member of pool `pool_id`.
 pub(crate) fn spawn_shared<T, F>(
     shared: Arc<Shared<T>>,

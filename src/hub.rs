@@ -47,7 +47,8 @@ pub struct Settings {
     pub workers: usize,
     /// Bytes of stack for every coroutine (rounded up to whole machine words).
     pub stack_size: usize,
-    /// Coroutine stacks kept ready for reuse (may's pool capacity).
+    /// At most this many finished coroutines' stacks are kept for reuse (may's pool capacity;
+    /// 0 means may's default, 1,000). Stacks are made as tasks need them, not in advance.
     pub pool_capacity: usize,
     /// Pin each worker thread to a core (may's default is on; greenfetch turns it off, which
     /// behaves better on a machine shared with other processes).
@@ -187,11 +188,17 @@ fn apply(s: Settings) -> Settings {
     if words % 2 == 1 {
         words += 1;
     }
+    // may fills its stack pool to capacity when its scheduler starts: 1,000 stacks were 2,000
+    // mmap/mprotect calls and 9 ms of system time before a command's first fetch. So the
+    // scheduler starts with room for one, and the capacity is raised once it runs: `put` reads
+    // it on every call, so stacks are then made as tasks need them and kept up to the cap.
     may::config()
         .set_workers(s.workers)
         .set_stack_size(words)
-        .set_pool_capacity(s.pool_capacity);
+        .set_pool_capacity(1);
     may::config().set_worker_pin(s.pin_workers);
+    crate::greenthread::start_scheduler();
+    may::config().set_pool_capacity(s.pool_capacity);
     Settings {
         stack_size: words * word,
         ..s
