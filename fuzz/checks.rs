@@ -1,7 +1,7 @@
 //! The properties the fuzz targets check, shared with the regression test that replays every
 //! input kept in `fuzz/regressions/` (`cargo test` runs it; the fuzzers run these too).
 
-use greenfetch::feed::{discover, html_title, title_from_bytes};
+use greenfetch::feed::{discover, html_title, title_from_bytes, title_only};
 use greenfetch::fetch::{host_of, parse_line, stable_hash, MAX_URL_LEN};
 
 /// One input line, as `fetch`, `titles` and `serve` check it: `parse_line` returns (never
@@ -48,15 +48,26 @@ fn well_formed(title: &str) {
 /// Title extraction from arbitrary bytes: the first byte picks a Content-Type (and, with its
 /// top bit, whether the body is also offered as a `Link` header), the rest is the body. Feed
 /// titles, HTML titles and autodiscovery return (never panic), a title is never empty and has
-/// its whitespace collapsed, and a discovered feed URL parses.
+/// its whitespace collapsed, a discovered feed URL parses, and `title_only` answers exactly
+/// what `title_from_bytes` does, less the entries (its quick path skips feed-rs).
 pub(crate) fn check_title(data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
     let ct = TYPES[pick as usize % TYPES.len()];
-    if let Ok(info) = title_from_bytes(body, ct) {
+    let full = title_from_bytes(body, ct);
+    if let Ok(info) = &full {
         well_formed(&info.title);
     }
+    let without_entries = full.map(|mut info| {
+        info.entries.clear();
+        info
+    });
+    assert_eq!(
+        title_only(body, ct),
+        without_entries,
+        "title_only and title_from_bytes differ"
+    );
     if let Some(t) = html_title(body, ct) {
         well_formed(&t);
     }

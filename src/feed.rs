@@ -191,14 +191,56 @@ impl FeedKind {
 /// assert_eq!(title_from_bytes(b"<rss><channel>", None).unwrap_err().kind, ErrorKind::Malformed);
 /// ```
 pub fn title_from_bytes(body: &[u8], content_type: Option<&str>) -> Result<FeedInfo, Error> {
+    read(body, content_type, Entries::Read)
+}
+
+/// [`title_from_bytes`] without the entries: the same title, kind, bozo note, encoding and
+/// errors, with [`FeedInfo::entries`] left empty, in a fraction of the time.
+///
+/// It reads only what the title needs: an XML feed goes through the title scanner alone (one
+/// pass that also checks the whole document is well-formed), and feed-rs builds its model only
+/// when that pass meets an error or finds no title; a JSON Feed is read for its `version` and
+/// `title` in one pass. `greenfetch titles` uses it unless `--entries` is given.
+///
+/// # Errors
+///
+/// As [`title_from_bytes`].
+///
+/// # Examples
+///
+/// ```
+/// use greenfetch::feed::{title_from_bytes, title_only};
+///
+/// let rss = b"<rss version=\"2.0\"><channel><title>News</title>\
+///     <item><title>First</title></item></channel></rss>";
+/// let quick = title_only(rss, None).unwrap();
+/// assert_eq!(quick.title, "News");
+/// assert!(quick.entries.is_empty());
+///
+/// // Everything but the entries is what title_from_bytes says.
+/// let full = title_from_bytes(rss, None).unwrap();
+/// assert_eq!((quick.kind, quick.bozo, quick.encoding), (full.kind, full.bozo, full.encoding));
+/// ```
+pub fn title_only(body: &[u8], content_type: Option<&str>) -> Result<FeedInfo, Error> {
+    read(body, content_type, Entries::Skip)
+}
+
+/// Whether a reading collects the entry titles.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Entries {
+    Read,
+    Skip,
+}
+
+fn read(body: &[u8], content_type: Option<&str>, entries: Entries) -> Result<FeedInfo, Error> {
     let decoded = decode(body, content_type, Markup::Xml)?;
     let text = decoded
         .text
         .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     let found = match text.chars().next() {
         None => return Err(Error::new(ErrorKind::NotAFeed, "the body is empty")),
-        Some('{') => json_title(text)?,
-        Some('<') => xml_title(strip_xml_declaration(text))?,
+        Some('{') => json_title(text, entries)?,
+        Some('<') => xml_title(strip_xml_declaration(text), entries)?,
         Some(_) => {
             return Err(Error::new(
                 ErrorKind::NotAFeed,
@@ -207,11 +249,16 @@ pub fn title_from_bytes(body: &[u8], content_type: Option<&str>) -> Result<FeedI
         }
     };
     let bozo = decoded.bozo.or(found.bozo);
+    let entries = match entries {
+        Entries::Read => found.entries,
+        // The full path, taken when the quick one could not answer, reads them anyway.
+        Entries::Skip => Vec::new(),
+    };
     match found.title {
         Some(title) if !title.chars().all(char::is_whitespace) => Ok(FeedInfo {
             title,
             kind: found.kind,
-            entries: found.entries,
+            entries,
             bozo,
             encoding: decoded.encoding,
         }),
@@ -954,10 +1001,10 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
             },
             "rdf" if binds(&start, NS_RSS090) => FeedKind::Rss090,
             "rdf" => FeedKind::Rss10,
-            "feed" if ns.as_deref() == Some(NS_ATOM03) || version.as_deref() == Some("0.3") => {
+            "feed" if ns == Some(NS_ATOM03) || version.as_deref() == Some("0.3") => {
                 FeedKind::Atom03
             }
-            "feed" if ns.as_deref() == Some(NS_ATOM10) => FeedKind::Atom10,
+            "feed" if ns == Some(NS_ATOM10) => FeedKind::Atom10,
             "feed" => FeedKind::Atom,
             "html" => return Err(Error::new(ErrorKind::NotAFeed, "an HTML page, not a feed")),
             _ => {
@@ -973,9 +1020,11 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
     }
 }
 
-fn namespace(ns: &ResolveResult<'_>) -> Option<String> {
+/// The namespace an element is bound to, if it is bound to one (borrowed: this runs for every
+/// event of a scan).
+fn namespace<'a>(ns: &'a ResolveResult<'_>) -> Option<&'a str> {
     match ns {
-        ResolveResult::Bound(n) => Some(n.as_ref().to_owned()),
+        ResolveResult::Bound(n) => Some(n.as_ref()),
         _ => None,
     }
 }
@@ -1009,7 +1058,7 @@ fn has_inner_xml_declaration(text: &str) -> bool {
     })
 }
 
-fn xml_title(text: &str) -> Result<Found, Error> {
+fn xml_title(text: &str, entries: Entries) -> Result<Found, Error> {
     let root = sniff_root(text)?;
     let mut notes = Vec::new();
     let repaired = repair_references(text, &mut notes);
@@ -1017,6 +1066,19 @@ fn xml_title(text: &str) -> Result<Found, Error> {
         1 => first.clone(),
         n => format!("{first} (and {} more)", n - 1),
     });
+    if entries == Entries::Skip {
+        // A document the scanner reads to its end without an error, whose first feed title is
+        // not empty: every path below answers with that title (feed-rs or not, its own scan
+        // stops at the same element), that kind and no bozo note beyond the repairs. Anything
+        // else takes the full path.
+        let quick = scan(&repaired, root.kind, Scope::Check);
+        if quick.bozo.is_none() && quick.title.is_some() {
+            return Ok(Found {
+                bozo: repair_bozo,
+                ..quick
+            });
+        }
+    }
     // A second XML declaration inside the document makes quick-xml (under feed-rs) panic
     // (found by fuzzing); such a document is not well-formed anyway, so the scanner reads it.
     // Any other panic in feed-rs is caught and treated the same way: never a crash.
@@ -1090,7 +1152,7 @@ fn repair_references<'a>(text: &'a str, notes: &mut Vec<String>) -> Cow<'a, str>
     let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
-    while let Some(off) = text[i..].find(['&', '<']) {
+    while let Some(off) = memchr::memchr2(b'&', b'<', &text.as_bytes()[i..]) {
         let at = i + off;
         if text.as_bytes()[at] == b'<' {
             i = skip_markup(text, at);
@@ -1241,6 +1303,9 @@ enum Scope {
     FeedTitle,
     /// All of it: the title, `dc:title`, the entry titles, the first error.
     Whole,
+    /// All of it, for the first error and the feed's own first title only (no `dc:title`
+    /// fallback, no entry titles): what [`title_only`] needs to skip feed-rs.
+    Check,
 }
 
 /// Which title an element being read is.
@@ -1267,8 +1332,11 @@ struct Capture {
 fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
     let mut reader = NsReader::from_str(text);
     reader.config_mut().expand_empty_elements = true;
-    // Each open element: lower-cased local name, and whether it is a feed or entry container.
-    let mut stack: Vec<(String, Option<Target>)> = Vec::new();
+    // The open elements' lower-cased local names, end to end (one buffer, no allocation per
+    // element), and for each open element where its name starts in `names` and whether it is
+    // a feed or entry container.
+    let mut names = String::new();
+    let mut stack: Vec<(usize, Option<Target>)> = Vec::new();
     let mut capture: Option<Capture> = None;
     let mut title = None;
     let mut dc_title = None;
@@ -1290,10 +1358,13 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
         let ns = namespace(&ns);
         match event {
             Event::Start(e) => {
-                let local = e.local_name().as_ref().to_ascii_lowercase();
+                let start = names.len();
+                names.push_str(e.local_name().as_ref());
+                names[start..].make_ascii_lowercase();
+                let local = &names[start..];
                 if let Some(c) = capture.as_mut() {
                     c.depth += 1;
-                    stack.push((local, None));
+                    stack.push((start, None));
                     continue;
                 }
                 let parent = stack.last().and_then(|(_, t)| *t);
@@ -1305,20 +1376,21 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
                     role = Some(Target::Feed);
                 } else if depth == 1 && local == "channel" {
                     role = Some(Target::Feed);
-                    if kind == FeedKind::Rss10 && ns.as_deref() == Some(NS_RSS090) {
+                    if kind == FeedKind::Rss10 && ns == Some(NS_RSS090) {
                         rdf_kind = Some(FeedKind::Rss090);
                     }
                 } else if (local == "item" || local == "entry")
                     && (depth == 1 || (depth == 2 && parent == Some(Target::Feed)))
                 {
                     role = Some(Target::Entry);
-                    entries.push(String::new());
+                    if scope != Scope::Check {
+                        entries.push(String::new());
+                    }
                     entry_has_title = false;
                 }
                 if local == "title" && role.is_none() {
-                    let is_dc = ns.as_deref() == Some(NS_DC);
-                    let title_ns =
-                        ns.is_none() || TITLE_NAMESPACES.contains(&ns.as_deref().unwrap_or(""));
+                    let is_dc = ns == Some(NS_DC);
+                    let title_ns = ns.is_none_or(|n| TITLE_NAMESPACES.contains(&n));
                     let target = match parent {
                         Some(Target::Feed) if is_dc && dc_title.is_none() => Some(Target::DcFeed),
                         Some(Target::Feed) if title_ns && title.is_none() => Some(Target::Feed),
@@ -1335,10 +1407,12 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
                         });
                     }
                 }
-                stack.push((local, role));
+                stack.push((start, role));
             }
             Event::End(_) => {
-                stack.pop();
+                if let Some((start, _)) = stack.pop() {
+                    names.truncate(start);
+                }
                 let done = match capture.as_mut() {
                     Some(c) if c.depth == 0 => true,
                     Some(c) => {
@@ -1349,6 +1423,15 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
                 };
                 if done {
                     if let Some(c) = capture.take() {
+                        if scope == Scope::Check && c.target != Target::Feed {
+                            // The element is still captured, so that what is inside it is read
+                            // exactly as the other scopes read it; its text is not needed.
+                            match c.target {
+                                Target::Entry => entry_has_title = true,
+                                _ => dc_title = Some(String::new()),
+                            }
+                            continue;
+                        }
                         let value = title_text(&c, kind);
                         match c.target {
                             Target::Feed if scope == Scope::FeedTitle => {
@@ -1396,7 +1479,8 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
                 }
             }
             Event::Eof => {
-                if let Some((open, _)) = stack.last() {
+                if let Some(&(start, _)) = stack.last() {
+                    let open = &names[start..];
                     bozo = Some(format!("the document ends inside <{open}>: truncated"));
                 }
                 break;
@@ -1404,7 +1488,10 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
             _ => {}
         }
     }
-    let title = title.filter(|t| !t.is_empty()).or(dc_title);
+    let title = match scope {
+        Scope::Check => title.filter(|t| !t.is_empty()),
+        _ => title.filter(|t| !t.is_empty()).or(dc_title),
+    };
     Found {
         kind: rdf_kind.unwrap_or(kind),
         title,
@@ -1446,13 +1533,34 @@ fn title_text(c: &Capture, kind: FeedKind) -> String {
 // JSON Feed.
 
 /// The title of a JSON document: feed-rs first, then the JSON value as parsed.
-fn json_title(text: &str) -> Result<Found, Error> {
+fn json_title(text: &str, entries: Entries) -> Result<Found, Error> {
     /// The one field needed before feed-rs reads the document: everything else is skipped
     /// without being built (a whole `serde_json::Value` is built only if feed-rs gives up).
     #[derive(serde::Deserialize)]
     struct Probe<'a> {
         #[serde(borrow, default)]
         version: Option<std::borrow::Cow<'a, str>>,
+    }
+    /// Both fields a title needs, when the entries are not wanted. When this reads, both paths
+    /// below give its title: feed-rs keeps the `title` string as it is, and so does the
+    /// `Value` fallback; a title that is null or absent is no title in all three. Anything
+    /// it cannot read (a duplicate key, a title that is not a string) takes those paths.
+    #[derive(serde::Deserialize)]
+    struct TitleProbe<'a> {
+        #[serde(borrow, default)]
+        version: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        title: Option<std::borrow::Cow<'a, str>>,
+    }
+    if entries == Entries::Skip {
+        if let Ok(probe) = serde_json::from_str::<TitleProbe<'_>>(text) {
+            return Ok(Found {
+                kind: json_kind(probe.version.as_deref())?,
+                title: probe.title.map(|t| render(&t, Content::Text)),
+                entries: Vec::new(),
+                bozo: None,
+            });
+        }
     }
     let version = match serde_json::from_str::<Probe<'_>>(text) {
         Ok(probe) => probe.version,
@@ -1467,17 +1575,7 @@ fn json_title(text: &str) -> Result<Found, Error> {
             None
         }
     };
-    let version = version.as_deref().unwrap_or_default();
-    let kind = match version.strip_prefix("https://jsonfeed.org/version/") {
-        Some("1") => FeedKind::Json10,
-        Some(_) => FeedKind::Json11,
-        None => {
-            return Err(Error::new(
-                ErrorKind::NotAFeed,
-                "JSON without a jsonfeed.org version: not a JSON Feed",
-            ))
-        }
-    };
+    let kind = json_kind(version.as_deref())?;
     if let Ok(feed) = feed_rs::parser::parse(text.as_bytes()) {
         return Ok(Found {
             kind,
@@ -1522,6 +1620,21 @@ fn json_title(text: &str) -> Result<Found, Error> {
             .unwrap_or_default(),
         bozo: None,
     })
+}
+
+/// The JSON Feed version a `version` field names, or `not_a_feed`.
+fn json_kind(version: Option<&str>) -> Result<FeedKind, Error> {
+    match version
+        .unwrap_or_default()
+        .strip_prefix("https://jsonfeed.org/version/")
+    {
+        Some("1") => Ok(FeedKind::Json10),
+        Some(_) => Ok(FeedKind::Json11),
+        None => Err(Error::new(
+            ErrorKind::NotAFeed,
+            "JSON without a jsonfeed.org version: not a JSON Feed",
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@
 //! What [`title_of`] does:
 //!
 //! 1. fetches the URL (retries, limits and caps are the fetcher's);
-//! 2. reads it as a feed with [`feed::title_from_bytes`]: a feed gives `kind: feed`;
+//! 2. reads it as a feed with [`feed::title_only`] (or [`feed::title_from_bytes`] when the
+//!    entries are wanted, [`TitleOptions::entries`]): a feed gives `kind: feed`;
 //! 3. if it is not a feed and discovery is on, looks for the first advertised feed
 //!    ([`feed::discover`]: `<link rel="alternate">` in the page, then the `Link` header),
 //!    fetches that feed once (a discovered feed is never itself discovered from) and gives its
@@ -151,6 +152,64 @@ impl Titled {
 /// assert_eq!(t.error.unwrap().kind, greenfetch::error::ErrorKind::Connect);
 /// ```
 pub fn title_of(fetcher: &Fetcher, url: &str, discover: bool) -> Titled {
+    title_with(
+        fetcher,
+        url,
+        TitleOptions {
+            discover,
+            ..TitleOptions::default()
+        },
+    )
+}
+
+/// What [`title_with`] does besides reading the title.
+///
+/// ```
+/// let o = greenfetch::titles::TitleOptions::default();
+/// assert!(o.discover && !o.entries);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TitleOptions {
+    /// Follow an HTML page's advertised feed (`--no-discover` turns it off). Default on.
+    pub discover: bool,
+    /// Read the entry titles into [`Titled::entries`] (`--entries`). Default off: a feed is
+    /// then read only as far as its title needs ([`feed::title_only`]), which is several times
+    /// faster.
+    pub entries: bool,
+}
+
+impl Default for TitleOptions {
+    fn default() -> Self {
+        TitleOptions {
+            discover: true,
+            entries: false,
+        }
+    }
+}
+
+/// [`title_of`] with every option: the entries too, when `options.entries` says so.
+///
+/// ```
+/// use greenfetch::fetch::{FetchConfig, Fetcher};
+/// use greenfetch::server::FixtureServer;
+/// use greenfetch::titles::{title_with, TitleOptions};
+///
+/// let server = FixtureServer::start("127.0.0.1:0")?;
+/// let fetcher = Fetcher::new(FetchConfig::default());
+/// let url = server.url("/feed/rss/news");
+/// let with = TitleOptions { entries: true, ..TitleOptions::default() };
+/// let t = title_with(&fetcher, &url, with);
+/// assert_eq!(t.title.as_deref(), Some("Feed news"));
+/// assert!(!t.entries.is_empty());
+/// assert!(title_with(&fetcher, &url, TitleOptions::default()).entries.is_empty());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn title_with(fetcher: &Fetcher, url: &str, options: TitleOptions) -> Titled {
+    let read = if options.entries {
+        feed::title_from_bytes
+    } else {
+        feed::title_only
+    };
     let start = Instant::now();
     let page = fetcher.fetch(url);
     let mut out = Titled {
@@ -166,16 +225,16 @@ pub fn title_of(fetcher: &Fetcher, url: &str, discover: bool) -> Titled {
     }
     let ct = page.content_type.as_deref();
     let page_url = page.final_url.as_deref().unwrap_or(url);
-    match feed::title_from_bytes(&page.body, ct) {
+    match read(&page.body, ct) {
         Ok(info) => set_feed(&mut out, info, page_url),
         Err(e) if e.kind == ErrorKind::NotAFeed => {
-            let advertised = if discover {
+            let advertised = if options.discover {
                 feed::discover(&page.body, ct, page_url, page.link.as_deref())
             } else {
                 None
             };
             match advertised {
-                Some(feed_url) => follow(fetcher, &mut out, &feed_url),
+                Some(feed_url) => follow(fetcher, &mut out, &feed_url, read),
                 None => match feed::html_title(&page.body, ct) {
                     Some(title) if looks_like_html(&page) => {
                         out.title = Some(title);
@@ -192,13 +251,13 @@ pub fn title_of(fetcher: &Fetcher, url: &str, discover: bool) -> Titled {
 }
 
 /// Fetches the feed a page advertised, once, and takes its title.
-fn follow(fetcher: &Fetcher, out: &mut Titled, feed_url: &str) {
+fn follow(fetcher: &Fetcher, out: &mut Titled, feed_url: &str, read: Reader) {
     let f = fetcher.fetch(feed_url);
     out.attempts += f.attempts;
     out.status = f.status;
     let found = match f.error {
         Some(e) => Err(e),
-        None => feed::title_from_bytes(&f.body, f.content_type.as_deref()),
+        None => read(&f.body, f.content_type.as_deref()),
     };
     match found {
         Ok(info) => set_feed(out, info, f.final_url.as_deref().unwrap_or(feed_url)),
@@ -211,6 +270,9 @@ fn follow(fetcher: &Fetcher, out: &mut Titled, feed_url: &str) {
         }
     }
 }
+
+/// [`feed::title_only`] or [`feed::title_from_bytes`].
+type Reader = fn(&[u8], Option<&str>) -> Result<feed::FeedInfo, Error>;
 
 fn set_feed(out: &mut Titled, info: feed::FeedInfo, feed_url: &str) {
     out.title = Some(info.title);

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use greenfetch::error::ErrorKind;
-use greenfetch::feed::{discover, html_title, title_from_bytes};
+use greenfetch::feed::{discover, html_title, title_from_bytes, title_only};
 
 const FEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/feeds");
 
@@ -95,6 +95,56 @@ fn fixtures_match_feedparser() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// `title_only` (what `titles` runs without `--entries`) gives every fixture, under its own
+/// Content-Type and under none, exactly what `title_from_bytes` gives, less the entries: the
+/// same title, format, bozo note and encoding, or the same error.
+#[test]
+fn title_only_agrees_with_the_full_reading() {
+    let mut compared = 0;
+    for case in cases() {
+        let body = fixture(&case.file);
+        for ct in [case.content_type.as_deref(), None] {
+            let full = title_from_bytes(&body, ct).map(|mut info| {
+                info.entries.clear();
+                info
+            });
+            assert_eq!(title_only(&body, ct), full, "{} ({ct:?})", case.file);
+            compared += 1;
+        }
+    }
+    // The large RSS fixture and documents built to reach each fallback: broken after the
+    // title, an empty first title with a dc:title, a JSON title that is no string, a JSON
+    // Feed with a duplicate key.
+    let large = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/large-rss.xml"
+    ))
+    .expect("large-rss.xml");
+    let odd: [&[u8]; 6] = [
+        &large,
+        b"<rss version=\"2.0\"><channel><title>Kept</title><item><title>a</item></channel></rss>",
+        b"<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel>\
+          <title></title><dc:title>From DC</dc:title></channel></rss>",
+        br#"{"version": "https://jsonfeed.org/version/1.1", "title": 7, "items": []}"#,
+        br#"{"version": "https://jsonfeed.org/version/1", "title": "A", "title": "B", "items": []}"#,
+        br#"{"version": "https://jsonfeed.org/version/1.1", "title": null, "items": []}"#,
+    ];
+    for body in odd {
+        let full = title_from_bytes(body, None).map(|mut info| {
+            info.entries.clear();
+            info
+        });
+        assert_eq!(
+            title_only(body, None),
+            full,
+            "{}",
+            String::from_utf8_lossy(&body[..60.min(body.len())])
+        );
+        compared += 1;
+    }
+    assert!(compared > 100);
 }
 
 /// Every file in fixtures/feeds/ is in expected.tsv and documented in fixtures/README.md.

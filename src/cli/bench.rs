@@ -583,9 +583,7 @@ impl LevelRun {
             let f = f2.fetch(&url);
             let mut error = f.error.as_ref().map(|e| e.kind);
             if feeds && error.is_none() {
-                if let Err(e) =
-                    greenfetch::feed::title_from_bytes(&f.body, f.content_type.as_deref())
-                {
+                if let Err(e) = greenfetch::feed::title_only(&f.body, f.content_type.as_deref()) {
                     error = Some(e.kind);
                 }
             }

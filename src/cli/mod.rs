@@ -23,7 +23,7 @@ use greenfetch::green::ureq::{AgentConfig, GreenResolver};
 use greenfetch::{hub, GreenPool, WaitError};
 
 use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, PoolArgs, RunArgs, ServeArgs, TitlesArgs};
-use greenfetch::titles::{title_of, Titled};
+use greenfetch::titles::{title_with, TitleOptions, Titled};
 use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
 /// Set by the first Ctrl-C: stop reading input, flush what is done in order, exit 130.
@@ -273,7 +273,10 @@ fn titles(a: TitlesArgs) -> u8 {
     };
     let mut writer = TitlesWriter::new(format, a.entries);
     let on_terminal = writer.stdout_is_terminal;
-    let discover = !a.no_discover;
+    let options = TitleOptions {
+        discover: !a.no_discover,
+        entries: a.entries,
+    };
     run_job(
         a.input,
         &a.pool,
@@ -286,7 +289,7 @@ fn titles(a: TitlesArgs) -> u8 {
                 index: inp.index,
                 text: inp.text.clone(),
                 titled: match &inp.url {
-                    Ok(url) => title_of(fetcher, url, discover),
+                    Ok(url) => title_with(fetcher, url, options),
                     Err(e) => Titled::failed(String::new(), e.clone()),
                 },
             }
