@@ -355,6 +355,24 @@ impl GreenConnector {
     }
 }
 
+impl GreenConnector {
+    /// TLS on top of a new TCP connection. Kept out of line: rustls hands its connection back
+    /// by value, and inlined into `connect` that space (4 KiB) was part of the stack of every
+    /// plain-HTTP connect too, whose deepest point it was; a page of stack more, resident for
+    /// as long as each green thread lives.
+    #[inline(never)]
+    fn wrap_tls(
+        &self,
+        details: &ConnectionDetails<'_>,
+        tcp: MayTcp,
+    ) -> Result<Box<dyn Transport>, ureq::Error> {
+        match self.tls.connect(details, Some(tcp))? {
+            Some(t) => Ok(Box::new(t)),
+            None => Err(ureq::Error::ConnectionFailed),
+        }
+    }
+}
+
 /// A policy refusal as ureq carries it: an I/O error wrapping the [`Forbidden`].
 fn forbidden(f: Forbidden) -> ureq::Error {
     ureq::Error::Io(io::Error::new(io::ErrorKind::PermissionDenied, f))
@@ -388,10 +406,7 @@ impl Connector<()> for GreenConnector {
         }
         let tcp = self.connect_tcp(details)?;
         let transport: Box<dyn Transport> = if details.needs_tls() {
-            match self.tls.connect(details, Some(tcp))? {
-                Some(t) => Box::new(t),
-                None => return Err(ureq::Error::ConnectionFailed),
-            }
+            self.wrap_tls(details, tcp)?
         } else {
             Box::new(tcp)
         };
