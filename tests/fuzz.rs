@@ -35,8 +35,10 @@ fn serve_request_regressions() {
     replay("serve_request", check_serve_request);
     // The check itself on a few requests, so it runs in CI even before a regression exists.
     for input in [
-        &b"POST /titles HTTP/1.1\r\nContent-Length: 25\r\n\r\nhttp://10.0.0.1/\nnot a url\n"[..],
-        b"GET /healthz HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n",
+        &b"POST /titles HTTP/1.1\r\nHost: localhost\r\nContent-Length: 25\r\n\r\nhttp://10.0.0.1/\nnot a url\n"[..],
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /nope HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: evil.test:8080\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\n\r\n",
         b"\x16\x03\x01\x00\xa5\x01\x00",
         b"POST /titles HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
         b"",

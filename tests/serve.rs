@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use greenfetch::green::ureq::AddressPolicy;
 use greenfetch::server::dispatch::{Dispatch, DispatchConfig};
 use greenfetch::server::fixture::FixtureServer;
-use greenfetch::server::http::{HttpConfig, HttpServer, Request, Response};
+use greenfetch::server::http::{HostCheck, HttpConfig, HttpServer, Request, Response};
 use greenfetch::server::Server;
 use serde_json::Value;
 
@@ -122,9 +122,13 @@ impl Client {
     }
 }
 
-/// A request with `Content-Length`, `Connection: close` when `close`.
+/// A request with `Content-Length`, `Connection: close` when `close`, and `Host: localhost`
+/// unless `headers` has a Host.
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str, close: bool) -> Vec<u8> {
-    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
+    let mut r = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        r.push_str("Host: localhost\r\n");
+    }
     for (k, v) in headers {
         r.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -491,13 +495,17 @@ fn bad_requests_get_a_4xx_and_a_whole_response_never_a_drop() {
 
     // A polite client asks before sending a big body, and is told no before it does.
     let mut c = Client::connect(addr);
-    c.send(b"POST /titles HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
+    c.send(
+        b"POST /titles HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\
+          Expect: 100-continue\r\n\r\n",
+    );
     assert_eq!(c.reply().status, 413);
     let mut c = Client::connect(addr);
     let body = "ftp://a\n";
     c.send(
         format!(
-            "POST /titles HTTP/1.1\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            "POST /titles HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -547,7 +555,8 @@ fn a_stalled_client_does_not_stop_another_being_served() {
     let mut stalled = Client::connect(addr);
     stalled.send(b"POST /titles HTTP/1.1\r\nContent-Le");
     let mut half_body = Client::connect(addr);
-    half_body.send(b"POST /titles HTTP/1.1\r\nContent-Length: 100\r\n\r\nhttp://");
+    half_body
+        .send(b"POST /titles HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nhttp://");
     // Another client is served meanwhile.
     let r = post_titles(addr, &format!("{}\n", feeds.url("/feed/rss/ok")), false);
     assert_eq!(r.text(), "Feed ok\n");
@@ -696,6 +705,212 @@ fn the_request_deadline_answers_timeout_for_what_is_not_done() {
         let message = rec["error"]["message"].as_str().unwrap();
         assert!(message.contains("deadline"), "{rec}");
     }
+}
+
+/// One request on a new connection, which the server must answer and then close.
+fn ask_once(addr: SocketAddr, raw: &[u8]) -> Reply {
+    let mut c = Client::connect(addr);
+    c.send(raw);
+    let r = c.reply();
+    assert_eq!(r.header("connection"), Some("close"), "{}", r.text());
+    assert!(c.closed());
+    r
+}
+
+/// DNS rebinding: a page whose name (`evil.test`) now resolves to 127.0.0.1 sends its requests
+/// here with that name as Host. Every route refuses them whole, before doing anything.
+#[test]
+fn a_rebinding_host_gets_421_on_every_route_and_nothing_is_fetched() {
+    let feeds = FixtureServer::start("127.0.0.1:0").unwrap();
+    let server = start(open_config());
+    let addr = server.addr();
+    let urls = format!("{}\n", feeds.url("/feed/rss/1"));
+    let before = metrics(addr);
+    for host in ["evil.test", "evil.test:8080", "EVIL.Test.:8080"] {
+        for (method, path, body) in [
+            ("POST", "/titles", urls.as_str()),
+            ("GET", "/metrics", ""),
+            ("GET", "/healthz", ""),
+            ("GET", "/nope", ""),
+        ] {
+            let raw = request(method, path, &[("Host", host)], body, false);
+            let r = ask_once(addr, &raw);
+            assert_eq!(r.status, 421, "{method} {path}, Host {host}: {}", r.text());
+            assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+            let text = r.text();
+            assert!(
+                text.starts_with(&format!("Host {host:?} is not accepted here"))
+                    && text.ends_with("start the server with --allow-host evil.test\n"),
+                "{text}"
+            );
+        }
+    }
+    // Names that only start like an accepted one; JSON for a client that asks for it.
+    for host in ["localhost.evil.test", "127.0.0.1.evil.test:80"] {
+        let r = ask(addr, "GET", "/metrics", &[("Host", host)], "");
+        assert_eq!(r.status, 421, "{host}: {}", r.text());
+    }
+    let r = ask(
+        addr,
+        "POST",
+        "/titles",
+        &[("Host", "evil.test"), ("Accept", "application/json")],
+        &urls,
+    );
+    assert_eq!(r.status, 421);
+    assert_eq!(r.json()["error"]["kind"], "misdirected_request");
+    // An absolute-form target names the host, whatever the header says (RFC 9112 §3.2.2).
+    let r = ask_once(
+        addr,
+        b"GET http://evil.test/metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    assert_eq!(r.status, 421);
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.set_read_timeout(Some(LIMIT)).unwrap();
+    raw.write_all(b"GET /healthz HTTP/1.1\r\nHost: evil.test\r\n\r\n")
+        .unwrap();
+    let mut whole = String::new();
+    raw.read_to_string(&mut whole).unwrap();
+    assert!(
+        whole.starts_with("HTTP/1.1 421 Misdirected Request\r\n"),
+        "{whole}"
+    );
+    // An empty Host has no name to allow.
+    let r = ask(addr, "GET", "/healthz", &[("Host", "")], "");
+    assert_eq!(r.status, 421);
+    assert!(r.text().ends_with("--allow-any-host\n"), "{}", r.text());
+
+    assert_eq!(feeds.hits(), 0, "a refused request fetched nothing");
+    let after = metrics(addr);
+    let moved = |key: &str| value(&after, key) - value(&before, key);
+    let refused = |route: &str| {
+        moved(&format!(
+            r#"greenfetch_serve_requests_total{{route="{route}",status="421"}}"#
+        ))
+    };
+    assert_eq!(refused("/titles"), 4.0);
+    assert_eq!(refused("/metrics"), 6.0);
+    assert_eq!(refused("/healthz"), 5.0);
+    assert_eq!(refused("other"), 3.0);
+    assert_eq!(moved("greenfetch_serve_urls_total"), 0.0);
+}
+
+/// What a browser or curl sends when told an IP address or localhost passes, on every route.
+#[test]
+fn ip_literal_and_localhost_hosts_are_answered() {
+    let feeds = FixtureServer::start("127.0.0.1:0").unwrap();
+    let server = start(open_config());
+    let addr = server.addr();
+    let port = addr.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_owned(),
+        "localhost".to_owned(),
+        format!("localhost:{port}"),
+        format!("LOCALHOST.:{port}"),
+        format!("[::1]:{port}"),
+        "[::1]".to_owned(),
+        "192.0.2.7:80".to_owned(), // any IP literal: no page can have it as its name
+    ] {
+        let r = ask(addr, "GET", "/healthz", &[("Host", &host)], "");
+        assert_eq!((r.status, r.text().as_str()), (200, "ok\n"), "Host {host}");
+        let r = ask(addr, "GET", "/metrics", &[("Host", &host)], "");
+        assert_eq!(r.status, 200, "Host {host}");
+    }
+    let r = ask(
+        addr,
+        "POST",
+        "/titles",
+        &[("Host", &format!("127.0.0.1:{port}"))],
+        &format!("{}\n", feeds.url("/feed/rss/1")),
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "Feed 1\n"));
+    // HTTP/1.0 may leave Host out.
+    let r = ask_once(addr, b"GET /healthz HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn allowed_names_pass_and_the_check_can_be_turned_off() {
+    let mut cfg = open_config();
+    cfg.allowed_hosts = HostCheck::local()
+        .allow("feeds.example.org")
+        .and_then(|c| c.allow("proxy.internal."))
+        .unwrap();
+    let server = start(cfg);
+    let addr = server.addr();
+    let status = |host: &str| ask(addr, "GET", "/healthz", &[("Host", host)], "").status;
+    for host in [
+        "feeds.example.org",
+        "FEEDS.example.org.:443",
+        "proxy.internal:8080",
+        "localhost",
+        "127.0.0.1:1",
+    ] {
+        assert_eq!(status(host), 200, "Host {host}");
+    }
+    for host in [
+        "example.org",
+        "www.feeds.example.org",
+        "feeds.example.org.evil.test",
+    ] {
+        assert_eq!(status(host), 421, "Host {host}");
+    }
+
+    let mut cfg = open_config();
+    cfg.allowed_hosts = HostCheck::any();
+    let server = start(cfg);
+    let addr = server.addr();
+    for host in ["evil.test", "evil.test:8080", "localhost.evil.test", ""] {
+        let r = ask(addr, "GET", "/metrics", &[("Host", host)], "");
+        assert_eq!(r.status, 200, "Host {host}");
+    }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host, of the right shape; else `400`,
+/// counted by route like every answer.
+#[test]
+fn http_1_1_without_a_good_host_is_a_bad_request() {
+    let server = start(open_config());
+    let addr = server.addr();
+    let before = metrics(addr);
+    for raw in [
+        &b"GET /healthz HTTP/1.1\r\n\r\n"[..],
+        b"GET /healthz HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nHost: evil.test\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: evil test\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: ::1\r\n\r\n",
+        b"GET /healthz HTTP/1.0\r\nHost: localhost:http\r\n\r\n",
+    ] {
+        let r = ask_once(addr, raw);
+        assert_eq!(
+            r.status,
+            400,
+            "{:?}: {}",
+            String::from_utf8_lossy(raw),
+            r.text()
+        );
+        assert!(r.text().contains("Host"), "{}", r.text());
+    }
+    let r = ask_once(
+        addr,
+        b"POST /titles HTTP/1.1\r\nAccept: application/json\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["message"],
+        "an HTTP/1.1 request needs a Host header"
+    );
+    let after = metrics(addr);
+    let moved = |key: &str| value(&after, key) - value(&before, key);
+    assert_eq!(
+        moved(r#"greenfetch_serve_requests_total{route="/healthz",status="400"}"#),
+        6.0
+    );
+    assert_eq!(
+        moved(r#"greenfetch_serve_requests_total{route="/titles",status="400"}"#),
+        1.0
+    );
 }
 
 /// `greenfetch serve ARGS` as a process: its address, killed (by its own handle) on drop.
@@ -919,5 +1134,62 @@ fn the_backdoor_reports_the_service_and_resizes_its_pool() {
     assert_eq!(
         value(&metrics(serve.addr), "greenfetch_serve_pool_size"),
         5.0
+    );
+}
+
+#[test]
+fn serve_allow_host_flags_widen_the_host_check() {
+    let status =
+        |addr: SocketAddr, host: &str| ask(addr, "GET", "/healthz", &[("Host", host)], "").status;
+    let serve = ServeProcess::start(&[]);
+    let r = ask(
+        serve.addr,
+        "GET",
+        "/metrics",
+        &[("Host", "evil.test:8080")],
+        "",
+    );
+    assert_eq!(r.status, 421);
+    assert!(r.text().contains("--allow-host evil.test"), "{}", r.text());
+    assert_eq!(
+        status(serve.addr, &format!("127.0.0.1:{}", serve.addr.port())),
+        200
+    );
+    drop(serve);
+
+    let serve = ServeProcess::start(&[
+        "--allow-host",
+        "feeds.example.org",
+        "--allow-host",
+        "Health.Check.",
+    ]);
+    assert_eq!(status(serve.addr, "feeds.example.org:8080"), 200);
+    assert_eq!(status(serve.addr, "health.check"), 200);
+    assert_eq!(status(serve.addr, "localhost"), 200);
+    assert_eq!(status(serve.addr, "evil.test"), 421);
+    drop(serve);
+
+    let serve = ServeProcess::start(&["--allow-any-host"]);
+    assert_eq!(status(serve.addr, "evil.test:8080"), 200);
+    drop(serve);
+
+    // A name with a port is refused at the command line, before anything listens.
+    let out = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-host",
+            "a.test:80",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--allow-host") && stderr.contains("port"),
+        "{stderr}"
     );
 }

@@ -144,7 +144,9 @@ pub(crate) struct MergeArgs {
 ///
 /// It fetches what strangers send: it listens on loopback unless told otherwise, and refuses
 /// loopback, private, link-local and other non-public targets (after DNS, on every redirect)
-/// unless --allow-private or --allow-addr.
+/// unless --allow-private or --allow-addr. It answers only requests whose Host is an IP
+/// address or localhost (421 otherwise, against DNS rebinding) unless --allow-host or
+/// --allow-any-host.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on; port 0 picks a free port. A non-loopback address is served with
@@ -160,6 +162,18 @@ pub(crate) struct ServeArgs {
     /// (repeatable).
     #[arg(long = "allow-addr", value_name = "IP[:PORT]")]
     pub(crate) allow_addr: Vec<AllowAddr>,
+
+    /// Also answer requests with this name in their Host header, on any port (repeatable).
+    /// Without it only IP addresses and localhost are answered, and other names get 421, so
+    /// that a web page cannot reach the server by DNS rebinding; add the names clients (a
+    /// proxy, a health check) use to reach it.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub(crate) allow_host: Vec<AllowHost>,
+
+    /// Answer requests whatever their Host: no DNS-rebinding guard (only behind a reverse
+    /// proxy that checks Host itself).
+    #[arg(long)]
+    pub(crate) allow_any_host: bool,
 
     /// Most URLs in one request (413 beyond).
     #[arg(long, default_value_t = 100, value_name = "N")]
@@ -222,6 +236,19 @@ impl FromStr for AllowAddr {
         ip.parse::<std::net::IpAddr>()
             .map(|ip| AllowAddr(SocketAddr::new(ip, 0)))
             .map_err(|_| format!("{s:?}: expected IP:PORT or IP, e.g. 10.0.0.5:8080"))
+    }
+}
+
+/// A host name for `--allow-host` (checked as the service will match it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AllowHost(pub(crate) String);
+
+impl FromStr for AllowHost {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        greenfetch::server::http::HostCheck::local().allow(s)?;
+        Ok(AllowHost(s.to_owned()))
     }
 }
 
@@ -602,5 +629,12 @@ mod tests {
         );
         assert_eq!("[::1]:80".parse::<AllowAddr>().unwrap().0.port(), 80);
         assert!("nope".parse::<AllowAddr>().is_err());
+        assert_eq!(
+            "Feeds.Example.org".parse::<AllowHost>().unwrap().0,
+            "Feeds.Example.org"
+        );
+        for bad in ["a.test:8080", "", "*", "a b"] {
+            assert!(bad.parse::<AllowHost>().is_err(), "{bad:?}");
+        }
     }
 }

@@ -525,7 +525,7 @@ const SERVE_MAX_BODY: u64 = 16 * 1024 * 1024;
 fn serve(a: ServeArgs) -> u8 {
     use greenfetch::green::ureq::AddressPolicy;
     use greenfetch::server::dispatch::{Dispatch, DispatchConfig};
-    use greenfetch::server::http::HttpConfig;
+    use greenfetch::server::http::{HostCheck, HttpConfig};
 
     configure_hub(a.net.workers);
     let concurrency = a.pool.concurrency.max(1);
@@ -543,6 +543,17 @@ fn serve(a: ServeArgs) -> u8 {
             .iter()
             .fold(AddressPolicy::public_only(), |p, x| p.allow(x.0))
     };
+    let mut allowed_hosts = if a.allow_any_host {
+        HostCheck::any()
+    } else {
+        HostCheck::local()
+    };
+    for name in &a.allow_host {
+        allowed_hosts = match allowed_hosts.allow(&name.0) {
+            Ok(c) => c,
+            Err(e) => return usage_error(format!("--allow-host: {e}")),
+        };
+    }
     let required = |d: args::DurationArg, name: &str| {
         d.0.ok_or_else(|| format!("--{name} must be more than 0"))
     };
@@ -569,6 +580,7 @@ fn serve(a: ServeArgs) -> u8 {
             max_connections_per_client: a.max_connections_per_client.max(1),
             ..HttpConfig::default()
         },
+        allowed_hosts,
     });
     let server = match service.start(&a.listen) {
         Ok(s) => s,

@@ -37,7 +37,8 @@
 //! ```
 //!
 //! Errors about the request as a whole are `4xx` with a one-line message (or
-//! `{"error":{"kind","message"}}` when the client accepts JSON): `404` unknown path, `405`
+//! `{"error":{"kind","message"}}` when the client accepts JSON): `421` a `Host` that is not
+//! accepted (see [Security](#security)), `404` unknown path, `405`
 //! wrong method (with `Allow`), `406` an `Accept` that allows neither `text/plain` nor
 //! `application/json`, `413` more URLs than [`DispatchConfig::max_urls`] (kind
 //! `too_many_urls`) or a body over the size limit, `415` an unsupported `Content-Type`, and
@@ -55,12 +56,18 @@
 //!   goes out.
 //! - Clients: the [`http`](super::http) layer bounds heads, bodies, reading and writing time,
 //!   connections per client and in all; one client cannot hold the server or starve others.
+//! - Browsers: a web page could reach a service on loopback through DNS rebinding (its own
+//!   name made to resolve to `127.0.0.1`) and read the answers as its own. Every route,
+//!   `/healthz` too, first checks `Host` against [`DispatchConfig::allowed_hosts`]: by default
+//!   IP literals and `localhost` only, which no such page can have as its name; any other is
+//!   `421` and the connection is closed. Probes that use the pod's or the machine's IP
+//!   address pass; a probe or proxy that uses a name needs it allowed.
 //!
 //! # Metrics
 //!
 //! | name | type | what |
 //! |---|---|---|
-//! | `greenfetch_serve_requests_total{route,status}` | counter | answers, by route (`/titles`, `/healthz`, `/metrics`, `other`) and status |
+//! | `greenfetch_serve_requests_total{route,status}` | counter | answers, by route (`/titles`, `/healthz`, `/metrics`, `other`) and status (`421`: a refused `Host`) |
 //! | `greenfetch_serve_request_duration_seconds` | histogram | time to answer `POST /titles` |
 //! | `greenfetch_serve_urls_total` | counter | URL lines received |
 //! | `greenfetch_serve_fetches_total` | counter | titles fetched (one per valid URL that got a pool slot) |
@@ -96,7 +103,7 @@
 //! let body = format!("{}\n# a comment\n{}\nnot a url\n",
 //!     feeds.url("/delay/50/slow"), feeds.url("/feed/atom/news"));
 //! let mut conn = std::net::TcpStream::connect(server.addr())?; // a plain thread: std is fine
-//! write!(conn, "POST /titles HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+//! write!(conn, "POST /titles HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
 //!     body.len())?;
 //! let mut reply = String::new();
 //! conn.read_to_string(&mut reply)?;
@@ -115,7 +122,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::http::{negotiate, ConnStats, HttpConfig, HttpServer, Request, Response, Service};
+use super::http::{
+    host_name, negotiate, ConnStats, HostCheck, HttpConfig, HttpServer, Request, Response, Service,
+};
 use super::Server;
 use crate::error::{Error, ErrorKind};
 use crate::fetch::{parse_line, FetchConfig, Fetcher};
@@ -128,12 +137,15 @@ use crate::{GreenPile, GreenPool, Timeout};
 ///
 /// The default is the safe one for a service that strangers can reach: only public addresses
 /// are fetched ([`AddressPolicy::public_only`]), bodies of at most 16 MiB a fetch, 50 fetches at
-/// once, 100 URLs and 64 KiB a request, 60 s a request.
+/// once, 100 URLs and 64 KiB a request, 60 s a request, and only requests whose `Host` is an IP
+/// literal or `localhost` are answered ([`HostCheck::local`]).
 ///
 /// ```
+/// use greenfetch::server::http::HostCheck;
 /// let cfg = greenfetch::server::dispatch::DispatchConfig::default();
 /// assert!(cfg.fetch.agent.address_policy.is_restrictive());
 /// assert_eq!((cfg.concurrency, cfg.max_urls, cfg.http.max_body), (50, 100, 64 * 1024));
+/// assert_eq!(cfg.allowed_hosts, HostCheck::local());
 /// ```
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -149,6 +161,32 @@ pub struct DispatchConfig {
     pub request_timeout: Duration,
     /// The HTTP layer's limits (request body size, client timeouts, connection caps).
     pub http: HttpConfig,
+    /// The `Host` values answered, on every route (the guard against DNS rebinding). Any other
+    /// gets `421 Misdirected Request`, a text line saying how to allow it, and the connection
+    /// closed. `421`, not `403`: the request is not for a resource this server keeps from the
+    /// client, but for another name, which this server does not serve (RFC 9110 §15.5.20 lets
+    /// a client retry it on another connection, which is why that connection is closed).
+    ///
+    /// ```
+    /// use greenfetch::server::dispatch::{Dispatch, DispatchConfig};
+    /// use greenfetch::server::http::{HostCheck, Request, Service};
+    ///
+    /// let cfg = DispatchConfig {
+    ///     allowed_hosts: HostCheck::local().allow("feeds.example.org")?,
+    ///     ..DispatchConfig::default()
+    /// };
+    /// let service = Dispatch::new(cfg);
+    /// let get = |host: &str| {
+    ///     service.call(&Request::new("GET", "/healthz", vec![]).with_header("Host", host))
+    /// };
+    /// assert_eq!(get("127.0.0.1:8080").status(), 200);
+    /// assert_eq!(get("feeds.example.org").status(), 200);
+    /// let refused = get("evil.test:8080");
+    /// assert_eq!(refused.status(), 421);
+    /// assert!(String::from_utf8_lossy(refused.body()).contains("--allow-host evil.test"));
+    /// # Ok::<(), String>(())
+    /// ```
+    pub allowed_hosts: HostCheck,
 }
 
 impl Default for DispatchConfig {
@@ -166,6 +204,7 @@ impl Default for DispatchConfig {
             max_urls: 100,
             request_timeout: Duration::from_secs(60),
             http: HttpConfig::default(),
+            allowed_hosts: HostCheck::local(),
         }
     }
 }
@@ -220,6 +259,7 @@ struct Inner {
     max_urls: usize,
     request_timeout: Duration,
     http: HttpConfig,
+    allowed_hosts: HostCheck,
     metrics: Metrics,
     conns: Arc<ConnStats>,
 }
@@ -250,6 +290,7 @@ impl Dispatch {
                 max_urls: cfg.max_urls,
                 request_timeout: cfg.request_timeout,
                 http: cfg.http,
+                allowed_hosts: cfg.allowed_hosts,
                 metrics: Metrics::default(),
                 conns: Arc::default(),
             }),
@@ -310,6 +351,26 @@ impl Dispatch {
             in_flight: load(&m.in_flight),
             in_flight_max: load(&m.in_flight_max),
         }
+    }
+
+    /// `421` for a request whose `Host` is not allowed; `None` to go on (no `Host` at all is
+    /// HTTP/1.0's right: the HTTP layer has already refused an HTTP/1.1 request without one).
+    fn misdirected(&self, req: &Request) -> Option<Response> {
+        let host = req.host()?;
+        if self.inner.allowed_hosts.allows(host) {
+            return None;
+        }
+        let json = negotiate(req.header("accept"), &ANSWER_TYPES) == Some("application/json");
+        let how = match host_name(host) {
+            Some(name) => format!("--allow-host {}", name.to_ascii_lowercase()),
+            None => "--allow-any-host".to_owned(),
+        };
+        let message = format!(
+            "Host {host:?} is not accepted here: only IP addresses, localhost and names allowed \
+             at start are (a guard against DNS rebinding); to accept it, start the server with \
+             {how}"
+        );
+        Some(Response::error(421, "misdirected_request", &message, json).closing())
     }
 
     fn route(&self, req: &Request) -> Response {
@@ -515,7 +576,7 @@ impl Dispatch {
 
 impl Service for Dispatch {
     fn call(&self, req: &Request) -> Response {
-        let resp = self.route(req);
+        let resp = self.misdirected(req).unwrap_or_else(|| self.route(req));
         self.inner
             .metrics
             .request(route_label(Some(req.path())), resp.status());

@@ -13,6 +13,7 @@
 //! | a head over [`HttpConfig::max_head`] bytes, or more than 64 headers | `431`, closed |
 //! | a body over [`HttpConfig::max_body`] | `413` (before the body is read; `Expect: 100-continue` is honoured, so a polite client never sends it), closed |
 //! | `Transfer-Encoding` (a chunked body) | `411`: send `Content-Length`; closed |
+//! | an HTTP/1.1 request without `Host`, or any request with two `Host` headers or one that is not `host[:port]` | `400` (RFC 9112 §3.2; HTTP/1.0 may leave `Host` out), closed |
 //! | an `Expect` other than `100-continue` | `417`, closed |
 //! | a head and body that take longer than [`HttpConfig::client_timeout`] to arrive | `408`, closed |
 //! | a connection idle for [`HttpConfig::idle_timeout`] before (or between) requests | closed quietly |
@@ -63,7 +64,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -140,6 +141,8 @@ pub struct Request {
     method: String,
     path: String,
     query: Option<String>,
+    /// The authority of an absolute-form target (`GET http://a.test/ HTTP/1.1`).
+    authority: Option<String>,
     version: u8,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -163,6 +166,7 @@ impl Request {
             method: method.to_owned(),
             path,
             query,
+            authority: None,
             version: 1,
             headers: Vec::new(),
             body,
@@ -228,6 +232,21 @@ impl Request {
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
+    }
+
+    /// The host the request is for, port included, as sent: the authority of an absolute-form
+    /// target (`GET http://a.test/ HTTP/1.1`, which RFC 9112 says wins over the header), else
+    /// the `Host` header. `None` only for HTTP/1.0, which may leave it out (the server answers
+    /// an HTTP/1.1 request without one with `400`), or for a request built by hand.
+    ///
+    /// ```
+    /// use greenfetch::server::http::Request;
+    /// let req = Request::new("GET", "/", vec![]).with_header("Host", "localhost:8080");
+    /// assert_eq!(req.host(), Some("localhost:8080"));
+    /// assert_eq!(Request::new("GET", "/", vec![]).host(), None);
+    /// ```
+    pub fn host(&self) -> Option<&str> {
+        self.authority.as_deref().or_else(|| self.header("host"))
     }
 
     /// Every header, in the order sent.
@@ -381,6 +400,203 @@ impl Response {
     /// ```
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+}
+
+/// Which `Host` values a service answers: the guard of a service on loopback against DNS
+/// rebinding.
+///
+/// A web page cannot read a cross-origin answer, but it can make its own name resolve first to
+/// its server and then to `127.0.0.1` (DNS rebinding): the browser then sends the page's
+/// requests to the local service, as same-origin, with the page's name in `Host`. So the
+/// default, [`local`](Self::local), accepts only what no such page can have as its name: an
+/// IP literal (`127.0.0.1`, `[::1]`; a browser never looks those up) and `localhost`, each with
+/// or without a port, in any case, with or without a trailing dot. Every other name is
+/// refused unless [`allow`](Self::allow)ed; [`any`](Self::any) turns the check off, for a
+/// service behind a reverse proxy that checks `Host` itself. A request without `Host` (HTTP/1.0
+/// may leave it out; no browser does) is not this check's business.
+///
+/// ```
+/// use greenfetch::server::http::HostCheck;
+///
+/// let local = HostCheck::default();
+/// for host in ["127.0.0.1:8080", "[::1]:8080", "10.0.0.5", "localhost", "LOCALHOST.:8080"] {
+///     assert!(local.allows(host), "{host}");
+/// }
+/// for host in ["evil.test", "evil.test:8080", "localhost.evil.test", "127.0.0.1.evil.test", ""] {
+///     assert!(!local.allows(host), "{host}");
+/// }
+/// let named = HostCheck::local().allow("Feeds.Example.org")?;
+/// assert!(named.allows("feeds.example.org.:443") && !named.allows("example.org"));
+/// assert!(HostCheck::any().allows("evil.test"));
+/// assert!(HostCheck::local().allow("feeds.example.org:443").is_err()); // names, not ports
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCheck {
+    any: bool,
+    /// Extra names, lowercase, without a trailing dot.
+    names: Vec<String>,
+}
+
+impl Default for HostCheck {
+    /// [`HostCheck::local`].
+    fn default() -> Self {
+        HostCheck::local()
+    }
+}
+
+impl HostCheck {
+    /// IP literals and `localhost` only (the default).
+    ///
+    /// ```
+    /// assert!(greenfetch::server::http::HostCheck::local().allows("127.0.0.1:80"));
+    /// ```
+    pub fn local() -> Self {
+        HostCheck {
+            any: false,
+            names: Vec::new(),
+        }
+    }
+
+    /// Every `Host`: no check (for a service behind a proxy that checks `Host` itself).
+    ///
+    /// ```
+    /// assert!(greenfetch::server::http::HostCheck::any().allows("anything.test"));
+    /// ```
+    pub fn any() -> Self {
+        HostCheck {
+            any: true,
+            names: Vec::new(),
+        }
+    }
+
+    /// Accepts `name` too, on any port. Case and one trailing dot do not matter; an IP
+    /// literal or `localhost` is accepted already. Names are matched whole: allowing
+    /// `example.org` does not allow `feeds.example.org`. An error (a message) if `name` is not
+    /// a host name, or comes with a port.
+    ///
+    /// ```
+    /// use greenfetch::server::http::HostCheck;
+    /// let check = HostCheck::local().allow("feeds.example.org")?;
+    /// assert!(check.allows("FEEDS.example.org:8080"));
+    /// assert!(HostCheck::local().allow("not a name").is_err());
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn allow(mut self, name: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            Err(format!(
+                "{name:?} {why}: expected a host name such as feeds.example.org, without a port"
+            ))
+        };
+        match parse_host(name) {
+            Some((_, Some(_))) => bad("has a port"),
+            Some((HostKind::Ip, None)) => Ok(self), // accepted anyway
+            Some((HostKind::Name(n), None)) => {
+                let n = n.strip_suffix('.').unwrap_or(n);
+                if n.is_empty() {
+                    return bad("is empty");
+                }
+                if n.contains('*') {
+                    return bad("is a wildcard (HostCheck::any accepts every Host)");
+                }
+                if !dns_name(n) {
+                    return bad("is not a host name");
+                }
+                let n = n.to_ascii_lowercase();
+                if !self.names.contains(&n) {
+                    self.names.push(n);
+                }
+                Ok(self)
+            }
+            None => bad("is not a host name"),
+        }
+    }
+
+    /// Whether a request with this `Host` value (port included) is answered.
+    ///
+    /// See the [type's example](Self).
+    pub fn allows(&self, host: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        match parse_host(host) {
+            Some((HostKind::Ip, _)) => true,
+            Some((HostKind::Name(n), _)) => {
+                let n = n.strip_suffix('.').unwrap_or(n);
+                n.eq_ignore_ascii_case("localhost")
+                    || self.names.iter().any(|a| a.eq_ignore_ascii_case(n))
+            }
+            None => false,
+        }
+    }
+}
+
+/// The host part of a `Host` value or an authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostKind<'a> {
+    /// An IPv4 address (a trailing dot allowed), or an IPv6 address in brackets.
+    Ip,
+    /// A registered name, as sent (any case, maybe a trailing dot, maybe empty).
+    Name(&'a str),
+}
+
+/// Splits `uri-host [":" port]` (RFC 9110 §7.2) into the host and the port (`None` without a
+/// `:`); `None` if it is not that: a character a host name cannot have, an IPv6 address out of
+/// brackets or not an address inside them, a port that is not one.
+fn parse_host(value: &str) -> Option<(HostKind<'_>, Option<&str>)> {
+    let value = value.trim_matches([' ', '\t']);
+    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        inside.parse::<Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (HostKind::Ip, port)
+    } else {
+        let (name, port) = match value.rsplit_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (value, None),
+        };
+        // reg-name: unreserved, pct-encoded, sub-delims (so no `:`, `@`, `/`, space, `<`).
+        let ok = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
+        if !name.bytes().all(ok) {
+            return None;
+        }
+        let bare = name.strip_suffix('.').unwrap_or(name);
+        if bare.parse::<Ipv4Addr>().is_ok() {
+            (HostKind::Ip, port)
+        } else {
+            (HostKind::Name(name), port)
+        }
+    };
+    if let Some(p) = port {
+        let digits = p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+        if !digits || p.parse::<u32>().is_ok_and(|n| n > 65535) {
+            return None;
+        }
+    }
+    Some((host, port))
+}
+
+/// Made of what DNS names are made of: a reg-name's `%`, `!`, `(` ... would be nothing to
+/// allow (no client sends them).
+fn dns_name(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+}
+
+/// The name that [`HostCheck::allow`] would take to accept this `Host` (`--allow-host NAME`):
+/// the host without its port and trailing dot; `None` for an IP literal, an empty name, or
+/// one `allow` would not take.
+pub(crate) fn host_name(value: &str) -> Option<&str> {
+    match parse_host(value)? {
+        (HostKind::Name(n), _) => {
+            let n = n.strip_suffix('.').unwrap_or(n);
+            (!n.is_empty() && dns_name(n)).then_some(n)
+        }
+        (HostKind::Ip, _) => None,
     }
 }
 
@@ -1047,13 +1263,18 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
         r.json = json;
         r
     };
-    // The target: origin form, absolute form (reduced to its path), or `*`.
+    // The target: origin form, absolute form (reduced to its path; its authority kept), or `*`.
     let origin = if target.starts_with('/') || target == "*" {
         target
     } else if let Some(rest) = target
         .strip_prefix("http://")
         .or_else(|| target.strip_prefix("https://"))
     {
+        let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+        if parse_host(authority).is_none() {
+            return Err(bad(400, "bad_request", "malformed request target"));
+        }
+        req.authority = Some(authority.to_owned());
         rest.find('/').map_or("/", |i| &rest[i..])
     } else {
         return Err(bad(400, "bad_request", "malformed request target"));
@@ -1108,6 +1329,24 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
                 return Err(r);
             }
         }
+    }
+    // RFC 9112 §3.2: one Host, of the right shape; HTTP/1.0 may leave it out.
+    let mut hosts = req
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("host"));
+    let host_error = match (hosts.next(), hosts.next()) {
+        (None, _) if version == 1 => Some("an HTTP/1.1 request needs a Host header"),
+        (Some(_), Some(_)) => Some("more than one Host header"),
+        (Some((_, v)), None) if parse_host(v).is_none() => {
+            Some("malformed Host header (expected host[:port])")
+        }
+        _ => None,
+    };
+    if let Some(message) = host_error {
+        let mut r = bad(400, "bad_request", message);
+        r.path = Some(req.path.clone());
+        return Err(r);
     }
     let framing = Framing {
         keep_alive: !close && (version == 1 || keep),
@@ -1262,6 +1501,7 @@ mod tests {
         assert_eq!((h.req.path(), h.req.query()), ("/titles", Some("a=1")));
         assert_eq!(h.body_len, 5);
         assert!(!h.framing.keep_alive);
+        assert_eq!(h.req.host(), Some("x.test")); // the target's authority, HTTP/1.0 or not
         assert!(matches!(head(b"GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None)));
         let status = |b: &[u8]| head(b).err().map(|r| r.status);
         assert_eq!(status(b"\x00\x01\r\n\r\n"), Some(400));
@@ -1291,6 +1531,134 @@ mod tests {
             status(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()),
             Some(431)
         );
+    }
+
+    #[test]
+    fn host_is_required_in_http_1_1_once_and_well_formed() {
+        let status = |b: &[u8]| head(b).err().map(|r| r.status);
+        let host = |b: &[u8]| {
+            head(b)
+                .ok()
+                .flatten()
+                .map(|(_, h)| h.req.host().map(str::to_owned))
+        };
+        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), Some(400));
+        assert_eq!(status(b"GET http://a.test/ HTTP/1.1\r\n\r\n"), Some(400));
+        assert_eq!(host(b"GET / HTTP/1.0\r\n\r\n"), Some(None));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nhost: 127.0.0.1\r\n\r\n"),
+            Some(400)
+        );
+        for bad in [
+            "a b",
+            "[::1",
+            "[127.0.0.1]",
+            "::1",
+            "a:b",
+            "a:99999",
+            "a:123456",
+            "u@a",
+            "a/b",
+            "a:1:2",
+            "<a>",
+        ] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert_eq!(status(raw.as_bytes()), Some(400), "{bad:?}");
+        }
+        for good in ["", "a", "a:", "a:8080", "[::1]:80", "127.0.0.1.", "x.test."] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+            assert_eq!(
+                host(raw.as_bytes()),
+                Some(Some(good.to_owned())),
+                "{good:?}"
+            );
+        }
+        // An absolute-form target's authority wins over the header (RFC 9112 §3.2.2).
+        let raw = b"GET http://evil.test:8080/metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        assert_eq!(host(raw), Some(Some("evil.test:8080".to_owned())));
+        let raw = b"GET http://user@a.test/ HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        assert_eq!(status(raw), Some(400));
+    }
+
+    #[test]
+    fn the_host_check_accepts_ip_literals_and_localhost_only() {
+        let local = HostCheck::local();
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.0.0.1.",
+            "127.0.0.1.:8080",
+            "10.0.0.5:80",
+            "[::1]",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:1",
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST",
+            "LocalHost.:8080",
+            "localhost.",
+            "localhost:",
+            " localhost ",
+        ] {
+            assert!(local.allows(ok), "{ok:?} is refused");
+        }
+        for refused in [
+            "",
+            ":8080",
+            "evil.test",
+            "evil.test:8080",
+            "localhost.evil.test",
+            "localhost.evil.test:8080",
+            "127.0.0.1.evil.test",
+            "127.0.0.1.nip.io",
+            "evil-localhost",
+            "xlocalhost",
+            "localhost..",
+            "sub.localhost",
+            "127.1",
+            "2130706433",
+            "0x7f.0.0.1",
+            "[::1",
+            "::1",
+            "[127.0.0.1]",
+            "[fe80::1%25eth0]:80",
+            "localhost:99999",
+            "localhost:http",
+            "loc%61lhost",
+            "user@localhost",
+        ] {
+            assert!(!local.allows(refused), "{refused:?} is allowed");
+        }
+        // Extra names: whole names, any case and port, one trailing dot.
+        let named = HostCheck::local()
+            .allow("feeds.example.org.")
+            .and_then(|c| c.allow("API.test"))
+            .unwrap();
+        for ok in [
+            "feeds.example.org",
+            "FEEDS.EXAMPLE.ORG.:443",
+            "api.test:1",
+            "localhost",
+        ] {
+            assert!(named.allows(ok), "{ok:?} is refused");
+        }
+        for refused in [
+            "example.org",
+            "x.feeds.example.org",
+            "feeds.example.org.evil.test",
+        ] {
+            assert!(!named.allows(refused), "{refused:?} is allowed");
+        }
+        for bad in ["", ".", "a.test:80", "[::1]:80", "a b", "a/b", "*"] {
+            assert!(HostCheck::local().allow(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(HostCheck::local().allow("10.0.0.1"), Ok(HostCheck::local()));
+        assert!(HostCheck::any().allows(""));
+        assert!(HostCheck::any().allows("evil.test:8080"));
+        assert_eq!(host_name("Evil.Test.:8080"), Some("Evil.Test"));
+        assert_eq!(host_name("[::1]:80"), None);
+        assert_eq!(host_name(":80"), None);
+        assert_eq!(host_name("e!vil.test"), None);
     }
 
     #[test]
