@@ -204,3 +204,23 @@ fn apply(s: Settings) -> Settings {
         ..s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scheduler starts with room for one stack (so none are made in advance), and the
+    /// configured capacity is in force once it runs: were it left at one, every finished
+    /// task's stack would be unmapped and the next task would map a new one.
+    #[test]
+    fn the_stack_pool_capacity_is_raised_once_the_scheduler_runs() {
+        let s = settings();
+        crate::spawn(|| ()).wait().unwrap();
+        let expected = if s.pool_capacity == 0 {
+            1000 // may's own default, which 0 stands for
+        } else {
+            s.pool_capacity
+        };
+        assert_eq!(may::config().get_pool_capacity(), expected);
+    }
+}
