@@ -353,9 +353,7 @@ impl GreenConnector {
         }
         Err(last.unwrap_or(ureq::Error::HostNotFound))
     }
-}
 
-impl GreenConnector {
     /// TLS on top of a new TCP connection. Kept out of line: rustls hands its connection back
     /// by value, and inlined into `connect` that space (4 KiB) was part of the stack of every
     /// plain-HTTP connect too, whose deepest point it was; a page of stack more, resident for
