@@ -60,6 +60,12 @@ pub enum ErrorKind {
     HttpStatus,
     /// The target is refused by policy (for example a private address in `serve`).
     Forbidden,
+    /// The proxy could not be reached, refused the tunnel, or broke its protocol.
+    Proxy,
+    /// The body's content coding is unknown, or the body does not decode.
+    Decoding,
+    /// robots.txt disallows the URL (`--robots`); it was not fetched.
+    Robots,
     /// The fetch was cancelled (interrupted run).
     Cancelled,
     /// The document is not a feed.
@@ -98,6 +104,9 @@ impl ErrorKind {
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::HttpStatus => "http_status",
             ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Proxy => "proxy",
+            ErrorKind::Decoding => "decoding",
+            ErrorKind::Robots => "robots",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::NotAFeed => "not_a_feed",
             ErrorKind::Malformed => "malformed",
