@@ -88,8 +88,8 @@ fn dispatch_server() -> std::net::SocketAddr {
     *SERVER.get_or_init(|| {
         let mut cfg = DispatchConfig::default();
         cfg.fetch.retries = 0;
-        cfg.fetch.agent.address_policy = AddressPolicy::deny_all();
-        cfg.fetch.agent.resolver = GreenResolver::with_lookup(|host: &str, _| {
+        cfg.fetch.client.address_policy = AddressPolicy::deny_all();
+        cfg.fetch.client.resolver = GreenResolver::with_lookup(|host: &str, _| {
             Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!("{host}: no lookups while fuzzing"),

@@ -15,22 +15,28 @@
 //! assert_eq!(parse_line(b"https://example.test/a\r\n").unwrap(), "https://example.test/a");
 //! assert_eq!(parse_line(b"ftp://example.test/").unwrap_err().kind, ErrorKind::UnsupportedScheme);
 //!
-//! let fetcher = Fetcher::new(FetchConfig::default());
-//! let out = fetcher.fetch("http://127.0.0.1:9/"); // the discard port: refused
-//! assert_eq!(out.error.unwrap().kind, ErrorKind::Connect);
+//! let fetcher = Fetcher::new(FetchConfig { retries: 0, ..FetchConfig::default() });
+//! let out = greenfetch::spawn(move || fetcher.fetch("http://127.0.0.1:9/")).wait().unwrap();
+//! let err = out.error.unwrap(); // the discard port: refused
+//! assert_eq!(err.kind, ErrorKind::Connect);
+//! assert_eq!(err.message, "connection refused by 127.0.0.1:9");
 //! ```
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use ureq::ResponseExt;
+use url::Url;
 
+use crate::client::{decode, Client, ClientConfig, Request};
 use crate::error::{Error, ErrorKind};
-use crate::green::ureq::{agent, AgentConfig, GreenAgent};
 use crate::wait::lock;
 use crate::Queue;
+use robots::{Robots, RobotsFile};
+
+/// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
+pub mod robots;
 
 /// The longest URL line accepted, in bytes.
 pub const MAX_URL_LEN: usize = 8 * 1024;
@@ -142,38 +148,84 @@ pub fn stable_hash(s: &str) -> u64 {
 /// ```
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
-    /// The HTTP agent's settings (timeouts, redirects, user agent, TLS roots, resolver).
-    pub agent: AgentConfig,
+    /// How connections are made (connect timeout, TLS roots, proxies, resolver, pool sizes).
+    pub client: ClientConfig,
+    /// Limit on one attempt: connect, send, every redirect hop, headers and body (`None`: no
+    /// limit).
+    pub timeout: Option<Duration>,
+    /// Redirects followed before `too_many_redirects` (0: none followed, the 3xx is the
+    /// answer).
+    pub max_redirects: u32,
+    /// The `User-Agent` header.
+    pub user_agent: String,
     /// Retries after a transient failure (network trouble, 429, 502, 503, 504).
     pub retries: u32,
     /// First backoff; doubles each retry, with full jitter, capped by `retry_cap`.
     pub retry_base: Duration,
     /// The longest wait between two attempts (a longer `Retry-After` is cut to this).
     pub retry_cap: Duration,
-    /// The largest body accepted (after decompression); larger is `body_too_large`.
+    /// The largest body accepted (after decoding); larger is `body_too_large`.
     pub max_body: u64,
-    /// Extra request headers.
+    /// Extra request headers, sent as given. One named like a header greenfetch sends itself
+    /// (`User-Agent`, `Accept`, ...) replaces it; one with an empty value removes it.
     pub headers: Vec<(String, String)>,
+    /// The method (`None`: GET, POST when there is a body, HEAD with `head_only`).
+    pub method: Option<String>,
+    /// The request body, sent with every request of the run.
+    pub body: Option<Arc<[u8]>>,
+    /// `Content-Type` for the body, unless `headers` has one.
+    pub content_type: Option<String>,
+    /// `Accept` (default `*/*`), unless `headers` has one.
+    pub accept: Option<String>,
+    /// Ask for the head only (curl's `-I`): the outcome's body is the head of every answer
+    /// of the redirect chain, as received.
+    pub head_only: bool,
+    /// Basic credentials (`--user`), sent to the URL's own scheme, host and port only (unless
+    /// `location_trusted`).
+    pub credentials: Option<(String, String)>,
+    /// Send credentials (`--user`, the URL's, and `Authorization`/`Cookie` headers) on
+    /// redirects to other hosts too (curl's `--location-trusted`).
+    pub location_trusted: bool,
+    /// Undo content codings and name them in `Accept-Encoding` (off: curl's `--raw`, the
+    /// bytes as sent and no `Accept-Encoding`).
+    pub decode: bool,
     /// At most this many requests in flight per host.
     pub per_host: Option<usize>,
+    /// Requests to one host start at least 1/N s apart (no initial burst).
+    pub per_host_rate: Option<f64>,
     /// At most this many requests started per second, over all hosts.
     pub rate: Option<f64>,
     /// Keep the body in the outcome (off: count it and drop it).
     pub keep_body: bool,
+    /// Obey robots.txt (`--robots`): a URL it disallows is not fetched (`robots`).
+    pub robots: Option<Arc<Robots>>,
 }
 
 impl Default for FetchConfig {
     fn default() -> Self {
         FetchConfig {
-            agent: AgentConfig::default(),
+            client: ClientConfig::default(),
+            timeout: Some(Duration::from_secs(30)),
+            max_redirects: 10,
+            user_agent: format!("greenfetch/{}", env!("CARGO_PKG_VERSION")),
             retries: 2,
             retry_base: Duration::from_millis(250),
             retry_cap: Duration::from_secs(30),
             max_body: 256 * 1024 * 1024,
             headers: Vec::new(),
+            method: None,
+            body: None,
+            content_type: None,
+            accept: None,
+            head_only: false,
+            credentials: None,
+            location_trusted: false,
+            decode: true,
             per_host: None,
+            per_host_rate: None,
             rate: None,
             keep_body: true,
+            robots: None,
         }
     }
 }
@@ -193,19 +245,23 @@ pub struct Fetched {
     pub final_url: Option<String>,
     /// The final HTTP status.
     pub status: Option<u16>,
-    /// The response's `Content-Type`.
+    /// The final answer's `Content-Type` (of several, the last, as curl reports it).
     pub content_type: Option<String>,
+    /// The final answer's `Content-Encoding`, as sent.
+    pub content_encoding: Option<String>,
     /// The response's `Link` headers, joined with `, ` (feed autodiscovery reads them).
     pub link: Option<String>,
-    /// The body (empty when `keep_body` is off).
+    /// The body (empty when `keep_body` is off; the heads with `head_only`).
     pub body: Vec<u8>,
-    /// Bytes of body received (after decompression).
+    /// Bytes of body received (after decoding).
     pub bytes: u64,
+    /// The proxy the last request went through (no credentials), if any.
+    pub proxy: Option<String>,
     /// Attempts made (1 without retries).
     pub attempts: u32,
     /// Time from the first attempt to the end.
     pub elapsed: Duration,
-    /// Time to the response headers of the last attempt.
+    /// Time to the response headers of the last attempt's first request.
     pub ttfb: Option<Duration>,
     /// Why the fetch failed, if it did.
     pub error: Option<Error>,
@@ -236,19 +292,20 @@ impl Fetched {
     }
 }
 
-/// Fetches URLs with one shared green agent, politeness limits and retries. Share it between
-/// green threads with an `Arc`.
+/// Fetches URLs with one shared client, politeness limits, redirects and retries. Share it
+/// between green threads with an `Arc`.
 pub struct Fetcher {
-    agent: GreenAgent,
+    client: Client,
     cfg: FetchConfig,
     hosts: Mutex<HashMap<String, Queue<()>>>,
     next_start: Mutex<Instant>,
+    host_starts: Mutex<HashMap<String, Instant>>,
 }
 
 impl fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Fetcher")
-            .field("agent", &self.agent)
+            .field("client", &self.client)
             .field("cfg", &self.cfg)
             .finish()
     }
@@ -278,30 +335,81 @@ impl Attempt {
     }
 }
 
+/// Request headers greenfetch sets itself, which a `-H` of the same name replaces.
+const OWN_HEADERS: [&str; 6] = [
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "authorization",
+    "cookie",
+    "content-type",
+];
+
+/// Headers that carry credentials: kept on a redirect only to the same scheme, host and port
+/// (or everywhere with `location_trusted`).
+const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
+
+/// The largest robots.txt read (its first 500 KiB are parsed, RFC 9309 2.5).
+const ROBOTS_BODY_LIMIT: u64 = 2 * 1024 * 1024;
+
+/// A redirect body read and dropped to keep the connection; longer ones close it.
+const REDIRECT_BODY_DRAIN: u64 = 64 * 1024;
+
+/// Scheme, host and port: the unit credentials are kept within.
+fn origin(u: &Url) -> (String, Option<String>, Option<u16>) {
+    (
+        u.scheme().to_owned(),
+        u.host_str().map(str::to_ascii_lowercase),
+        u.port_or_known_default(),
+    )
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
+}
+
+/// The credentials written in a URL (`http://user:pass@host/`), percent-decoded.
+fn url_credentials(u: &Url) -> Option<(String, String)> {
+    if u.username().is_empty() && u.password().is_none() {
+        return None;
+    }
+    let dec = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some((dec(u.username()), dec(u.password().unwrap_or(""))))
+}
+
 impl Fetcher {
-    /// A fetcher with its own green agent.
+    /// A fetcher with its own client.
     ///
     /// ```
     /// let f = greenfetch::fetch::Fetcher::new(Default::default());
-    /// assert_eq!(f.agent().connections_opened(), 0);
+    /// assert_eq!(f.client().connections_opened(), 0);
     /// ```
     pub fn new(cfg: FetchConfig) -> Self {
         Fetcher {
-            agent: agent(cfg.agent.clone()),
+            client: Client::new(cfg.client.clone()),
             cfg,
             hosts: Mutex::new(HashMap::new()),
             next_start: Mutex::new(Instant::now()),
+            host_starts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The green agent underneath.
+    /// The client underneath.
     ///
     /// ```
     /// let f = greenfetch::fetch::Fetcher::new(Default::default());
-    /// assert_eq!(f.agent().idle_connections(), 0);
+    /// assert_eq!(f.client().idle_connections(), 0);
     /// ```
-    pub fn agent(&self) -> &GreenAgent {
-        &self.agent
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The settings.
@@ -313,8 +421,9 @@ impl Fetcher {
         &self.cfg
     }
 
-    /// Fetches `url` (already checked by [`parse_line`]), retrying transient failures.
-    /// Never panics on network input; every failure is in `Fetched::error`.
+    /// Fetches `url` (already checked by [`parse_line`]), following redirects and retrying
+    /// transient failures. Never panics on network input; every failure is in
+    /// `Fetched::error`.
     ///
     /// See the [module example](self).
     pub fn fetch(&self, url: &str) -> Fetched {
@@ -399,109 +508,308 @@ impl Fetcher {
         }
     }
 
-    fn attempt(&self, url: &str) -> Attempt {
-        let t0 = Instant::now();
-        let mut req = self.agent.get(url);
-        for (k, v) in &self.cfg.headers {
-            req = req.header(k.as_str(), v.as_str());
+    /// Waits for this request's turn at its host under `per_host_rate`: the first request to a
+    /// host goes at once, each next one 1/N s after the one before.
+    fn pace_host(&self, host: &str) {
+        let Some(rate) = self.cfg.per_host_rate.filter(|r| *r > 0.0) else {
+            return;
+        };
+        let gap = Duration::from_secs_f64(1.0 / rate);
+        let at = {
+            let mut starts = lock(&self.host_starts);
+            let now = Instant::now();
+            if starts.len() >= 10_000 {
+                // Hosts whose next slot has passed need no memory: they may start at once.
+                starts.retain(|_, next| *next > now);
+            }
+            let next = starts.entry(host.to_owned()).or_insert(now);
+            let at = (*next).max(now);
+            *next = at + gap;
+            at
+        };
+        let wait = at.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            crate::sleep(wait);
         }
+    }
+
+    /// The headers of one hop's request.
+    fn headers_for(&self, url: &Url, trusted: bool, with_body: bool) -> Vec<(String, String)> {
+        let given = |name: &str| {
+            self.cfg
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
+        let mut h: Vec<(String, String)> = Vec::with_capacity(4 + self.cfg.headers.len());
+        if !given("user-agent") {
+            h.push(("User-Agent".into(), self.cfg.user_agent.clone()));
+        }
+        if !given("accept") {
+            h.push((
+                "Accept".into(),
+                self.cfg.accept.clone().unwrap_or_else(|| "*/*".into()),
+            ));
+        }
+        if self.cfg.decode && !given("accept-encoding") {
+            h.push(("Accept-Encoding".into(), decode::ACCEPT_ENCODING.into()));
+        }
+        if trusted && !given("authorization") {
+            let creds = url_credentials(url).or_else(|| self.cfg.credentials.clone());
+            if let Some((user, pass)) = creds {
+                h.push(("Authorization".into(), basic(&user, &pass)));
+            }
+        }
+        if with_body && !given("content-type") {
+            if let Some(ct) = &self.cfg.content_type {
+                h.push(("Content-Type".into(), ct.clone()));
+            }
+        }
+        for (k, v) in &self.cfg.headers {
+            let lower = k.to_ascii_lowercase();
+            if v.is_empty() && OWN_HEADERS.contains(&lower.as_str()) {
+                continue; // `-H 'Accept:'` removes the header
+            }
+            if !trusted && CREDENTIAL_HEADERS.contains(&lower.as_str()) {
+                continue;
+            }
+            h.push((k.clone(), v.clone()));
+        }
+        h
+    }
+
+    /// One attempt: the request and every redirect hop after it, under one deadline.
+    fn attempt(&self, url: &str) -> Attempt {
         let mut out = Fetched {
             url: url.to_owned(),
             ..Fetched::default()
         };
-        let mut resp = match req.call() {
-            Ok(r) => r,
-            Err(e) => return Attempt::failed(out, Error::from(e)),
-        };
-        out.ttfb = Some(t0.elapsed());
-        let status = resp.status().as_u16();
-        out.status = Some(status);
-        // Most answers come from the URL asked for: format the URI only after a redirect.
-        out.final_url = Some(
-            if resp.get_redirect_history().is_some_and(|h| h.len() > 1) {
-                resp.get_uri().to_string()
-            } else {
-                url.to_owned()
-            },
-        );
-        out.content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let mut links = resp
-            .headers()
-            .get_all("link")
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        if let Some(first) = links.next() {
-            let mut all = first.to_owned();
-            for more in links {
-                all.push_str(", ");
-                all.push_str(more);
-            }
-            out.link = Some(all);
-        }
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after)
-            .map(|d| d.min(self.cfg.retry_cap));
-        // Size the buffer from Content-Length (capped): a large body is then read in place
-        // instead of through a series of doubling copies.
-        let hint = resp
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(0, |n| n.min(self.cfg.max_body).min(64 << 20) as usize);
-        let body = {
-            use std::io::Read;
-            let mut buf = Vec::with_capacity(hint);
-            resp.body_mut()
-                .with_config()
-                .limit(self.cfg.max_body)
-                .reader()
-                .read_to_end(&mut buf)
-                .map(|_| buf)
-                .map_err(ureq::Error::from)
-        };
-        match body {
-            Ok(b) => {
-                out.bytes = b.len() as u64;
-                if self.cfg.keep_body {
-                    out.body = b;
-                }
-            }
+        let first = match Url::parse(url) {
+            Ok(u) => u,
             Err(e) => {
-                let mut err = Error::from(e);
-                if err.kind == ErrorKind::BodyTooLarge {
-                    err.message = format!("body larger than {} bytes", self.cfg.max_body);
+                return Attempt::Done(Fetched::failed(
+                    url,
+                    Error::new(ErrorKind::NotAUrl, format!("{url:?}: {e}")),
+                ))
+            }
+        };
+        let t0 = Instant::now();
+        let deadline = self.cfg.timeout.map(|t| t0 + t);
+        let home = origin(&first);
+        let mut current = first;
+        let mut body = self.cfg.body.clone();
+        let mut method: String = match (&self.cfg.method, self.cfg.head_only, &body) {
+            (Some(m), _, _) => m.clone(),
+            (None, true, _) => "HEAD".into(),
+            (None, false, Some(_)) => "POST".into(),
+            (None, false, None) => "GET".into(),
+        };
+        let mut heads: Vec<u8> = Vec::new();
+        let mut hop = 0u32;
+        loop {
+            if let Some(robots) = &self.cfg.robots {
+                if let Err(no) = robots.check(&current, |at| self.fetch_robots(at)) {
+                    out.final_url = Some(current.to_string());
+                    return Attempt::Done(Self::fail(out, ErrorKind::Robots, no.to_string()));
                 }
-                return Attempt::failed(out, err);
             }
-        }
-        if status >= 400 {
-            let reason = resp.status().canonical_reason().unwrap_or("");
-            out.error = Some(Error::new(
-                ErrorKind::HttpStatus,
-                format!("HTTP {status} {reason}").trim_end().to_owned(),
-            ));
-            if matches!(status, 429 | 502 | 503 | 504) {
-                return Attempt::Retry {
-                    result: out,
-                    wait: retry_after,
+            let trusted = self.cfg.location_trusted || origin(&current) == home;
+            let headers = self.headers_for(&current, trusted, body.is_some());
+            if let Some(h) = current.host_str() {
+                self.pace_host(h);
+            }
+            let req = Request {
+                method: &method,
+                url: &current,
+                headers: &headers,
+                body: body.as_deref(),
+                deadline,
+                keep_head: self.cfg.head_only,
+            };
+            let resp = match self.client.send(&req) {
+                Ok(r) => r,
+                Err(e) => {
+                    out.final_url = Some(current.to_string());
+                    return Attempt::failed(out, e);
+                }
+            };
+            if out.ttfb.is_none() {
+                out.ttfb = Some(t0.elapsed());
+            }
+            let status = resp.status;
+            out.status = Some(status);
+            out.proxy = resp.proxy.clone();
+            if let Some(h) = resp.raw_head() {
+                heads.extend_from_slice(h);
+            }
+            let location = resp.header("location").map(str::to_owned);
+            let follows = matches!(status, 300..=303 | 307 | 308) && self.cfg.max_redirects > 0;
+            if let (true, Some(loc)) = (follows, location) {
+                let next = match current.join(loc.trim()) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        out.final_url = Some(current.to_string());
+                        return Attempt::Done(Self::fail(
+                            out,
+                            ErrorKind::Protocol,
+                            format!(
+                                "HTTP {status} with a Location that is not a URL ({loc:?}: {e})"
+                            ),
+                        ));
+                    }
                 };
+                if !matches!(next.scheme(), "http" | "https") {
+                    out.final_url = Some(current.to_string());
+                    return Attempt::Done(Self::fail(
+                        out,
+                        ErrorKind::UnsupportedScheme,
+                        format!("redirect to {next}: only http and https are followed"),
+                    ));
+                }
+                if hop >= self.cfg.max_redirects {
+                    out.final_url = Some(current.to_string());
+                    return Attempt::Done(Self::fail(
+                        out,
+                        ErrorKind::TooManyRedirects,
+                        format!("more than {} redirects", self.cfg.max_redirects),
+                    ));
+                }
+                resp.discard(REDIRECT_BODY_DRAIN);
+                // curl's rules: 303 turns anything but HEAD into GET; 301 and 302 turn POST
+                // into GET; 307 and 308 keep the method and the body.
+                if (status == 303 && method != "HEAD")
+                    || (matches!(status, 301 | 302) && method == "POST")
+                {
+                    method = "GET".into();
+                    body = None;
+                }
+                current = next;
+                hop += 1;
+                continue;
             }
-        } else if (300..400).contains(&status) && self.cfg.agent.max_redirects > 0 {
-            // ureq hands back a redirect it could not follow (no Location): say so.
-            out.error = Some(Error::new(
-                ErrorKind::Protocol,
-                format!("HTTP {status} without a usable Location"),
-            ));
+            // As curl reports it: the URL parsed and written back (a path of at least `/`, dot
+            // segments resolved), after the redirects.
+            out.final_url = Some(current.to_string());
+            out.content_type = resp.header("content-type").map(str::to_owned);
+            out.content_encoding = resp.header("content-encoding").map(str::to_owned);
+            let mut links = resp
+                .headers
+                .get_all("link")
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            if let Some(first) = links.next() {
+                let mut all = first.to_owned();
+                for more in links {
+                    all.push_str(", ");
+                    all.push_str(more);
+                }
+                out.link = Some(all);
+            }
+            let retry_after = resp
+                .header("retry-after")
+                .and_then(parse_retry_after)
+                .map(|d| d.min(self.cfg.retry_cap));
+            let reason = resp.reason.clone();
+            match resp.read_body(self.cfg.max_body, self.cfg.decode) {
+                Ok(b) => {
+                    out.bytes = b.bytes.len() as u64;
+                    if self.cfg.head_only {
+                        out.body = heads;
+                    } else if self.cfg.keep_body {
+                        out.body = b.bytes;
+                    }
+                }
+                Err(e) => return Attempt::failed(out, e),
+            }
+            if status >= 400 {
+                let reason = if reason.is_empty() {
+                    http::StatusCode::from_u16(status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("")
+                        .to_owned()
+                } else {
+                    reason
+                };
+                out.error = Some(Error::new(
+                    ErrorKind::HttpStatus,
+                    format!("HTTP {status} {reason}").trim_end().to_owned(),
+                ));
+                if matches!(status, 429 | 502 | 503 | 504) {
+                    return Attempt::Retry {
+                        result: out,
+                        wait: retry_after,
+                    };
+                }
+            }
+            return Attempt::Done(out);
         }
-        Attempt::Done(out)
+    }
+
+    /// Fetches a robots.txt for [`Robots::check`]: with the run's proxy, timeout and
+    /// politeness, following up to 5 redirects (RFC 9309 2.3.1.2); 4xx is "unavailable"
+    /// (everything allowed), a 5xx, a 429 or a failure "unreachable" (everything disallowed).
+    fn fetch_robots(&self, at: &str) -> RobotsFile {
+        let Ok(mut url) = Url::parse(at) else {
+            return RobotsFile::Unavailable;
+        };
+        let deadline = self.cfg.timeout.map(|t| Instant::now() + t);
+        let headers = vec![
+            ("User-Agent".to_owned(), self.cfg.user_agent.clone()),
+            ("Accept".to_owned(), "text/plain, */*".to_owned()),
+            (
+                "Accept-Encoding".to_owned(),
+                decode::ACCEPT_ENCODING.to_owned(),
+            ),
+        ];
+        for _ in 0..=5 {
+            if let Some(h) = url.host_str() {
+                self.pace_host(h);
+            }
+            let req = Request {
+                method: "GET",
+                url: &url,
+                headers: &headers,
+                body: None,
+                deadline,
+                keep_head: false,
+            };
+            let resp = match self.client.send(&req) {
+                Ok(r) => r,
+                Err(e) => return RobotsFile::Unreachable(e.to_string()),
+            };
+            let status = resp.status;
+            let next = resp
+                .header("location")
+                .filter(|_| matches!(status, 301..=303 | 307 | 308))
+                .and_then(|l| url.join(l.trim()).ok());
+            match (status, next) {
+                (_, Some(n)) => {
+                    resp.discard(REDIRECT_BODY_DRAIN);
+                    url = n;
+                }
+                (200..=299, None) => {
+                    return match resp.read_body(ROBOTS_BODY_LIMIT, true) {
+                        Ok(b) => RobotsFile::Found(b.bytes),
+                        Err(e) => RobotsFile::Unreachable(e.to_string()),
+                    }
+                }
+                (429, None) | (500.., None) => {
+                    resp.discard(REDIRECT_BODY_DRAIN);
+                    return RobotsFile::Unreachable(format!("HTTP {status}"));
+                }
+                _ => {
+                    resp.discard(REDIRECT_BODY_DRAIN);
+                    return RobotsFile::Unavailable;
+                }
+            }
+        }
+        RobotsFile::Unreachable("more than 5 redirects".to_owned())
+    }
+
+    fn fail(mut out: Fetched, kind: ErrorKind, message: String) -> Fetched {
+        out.error = Some(Error::new(kind, message));
+        out
     }
 }
 

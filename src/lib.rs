@@ -73,6 +73,7 @@
 #![deny(missing_docs)]
 
 pub mod backdoor;
+pub mod client;
 pub mod convenience;
 pub mod error;
 pub mod event;

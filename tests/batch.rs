@@ -10,7 +10,7 @@ use greenfetch::server::fixture::FixtureServer;
 use serde_json::Value;
 
 fn greenfetch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    crate::util::greenfetch()
 }
 
 /// A fresh scratch folder for one test.

@@ -5,7 +5,7 @@
 //! ran: the only time checks are lower bounds that the workload itself sets (a `/delay/20`
 //! request cannot take less than 20 ms).
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use greenfetch::server::fixture::FixtureServer;
 use quick_xml::events::Event;
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 /// Runs `greenfetch bench ARGS`, no stdin; no panic may reach the user.
 fn bench(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let out = crate::util::greenfetch()
         .arg("bench")
         .args(args)
         .env("RUST_BACKTRACE", "0")

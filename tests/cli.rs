@@ -101,7 +101,7 @@ fn jsonl_has_one_record_per_input_line_in_order_with_typed_errors() {
 /// Runs `greenfetch ARGS` with `stdin` (any bytes) as input, hermetically; no panic may reach
 /// the user.
 fn run_bytes(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let mut child = crate::util::greenfetch()
         .args(args)
         .env("RUST_BACKTRACE", "0")
         .env("NO_COLOR", "1")
@@ -416,7 +416,7 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let lines: String = (0..2000)
         .map(|i| format!("{}\n", srv.url(&format!("/delay/0/{i}"))))
         .collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let mut child = crate::util::greenfetch()
         .args(["fetch", "-q"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -500,7 +500,7 @@ fn ctrl_c_flushes_the_finished_prefix_and_exits_130() {
         srv.url("/fault/hang"),
         srv.url("/delay/0/d"),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let mut child = crate::util::greenfetch()
         .args(["fetch", "-q", "--timeout", "60s"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -538,7 +538,7 @@ fn the_backdoor_reports_stats_and_resizes_the_pool() {
         l.local_addr().unwrap().port()
     };
     let backdoor = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let mut child = crate::util::greenfetch()
         .args(["fetch", "-q", "-c", "3", "--backdoor", &backdoor])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

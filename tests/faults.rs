@@ -5,7 +5,7 @@
 //! exit code is 1.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use greenfetch::server::fixture::FixtureServer;
@@ -26,7 +26,7 @@ const RETRIES: u32 = 1;
 
 fn run(cmd: &str, args: &[&str], input: &[u8]) -> (Output, Duration) {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let mut child = crate::util::greenfetch()
         .arg(cmd)
         .args(args)
         .stdin(Stdio::piped())

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use greenfetch::client::ClientConfig;
 use greenfetch::error::{Error, ErrorKind};
 use greenfetch::green::tls::{server_config, wrap_ssl, TlsSide};
 use greenfetch::green::ureq::{agent, AgentConfig, GreenResolver};
@@ -222,10 +223,10 @@ fn a_public_only_policy_refuses_private_targets_after_resolution_and_on_redirect
         _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no")),
     });
     let fetcher = Arc::new(Fetcher::new(FetchConfig {
-        agent: AgentConfig {
+        client: ClientConfig {
             resolver,
             address_policy: AddressPolicy::public_only().allow(hop),
-            ..AgentConfig::default()
+            ..ClientConfig::default()
         },
         retries: 2,
         ..FetchConfig::default()

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use greenfetch::green::ureq::AddressPolicy;
@@ -162,7 +162,7 @@ fn post_titles(addr: SocketAddr, body: &str, json: bool) -> Reply {
 /// The dispatch service with the fixture server (on loopback) allowed.
 fn open_config() -> DispatchConfig {
     let mut cfg = DispatchConfig::default();
-    cfg.fetch.agent.address_policy = AddressPolicy::allow_all();
+    cfg.fetch.client.address_policy = AddressPolicy::allow_all();
     cfg.fetch.retries = 0;
     cfg
 }
@@ -921,7 +921,7 @@ struct ServeProcess {
 
 impl ServeProcess {
     fn start(args: &[&str]) -> ServeProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+        let mut child = crate::util::greenfetch()
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
@@ -1174,7 +1174,7 @@ fn serve_allow_host_flags_widen_the_host_check() {
     drop(serve);
 
     // A name with a port is refused at the command line, before anything listens.
-    let out = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let out = crate::util::greenfetch()
         .args([
             "serve",
             "--listen",

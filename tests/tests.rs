@@ -44,6 +44,7 @@ mod backdoor; // the backdoor console and server (eventlet tests/backdoor_test.p
 mod batch; // --journal/--resume after SIGKILL, --shard coverage, greenfetch merge
 mod bench; // `greenfetch bench` end to end: table, JSON, SVG chart, open loop, --target, errors
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
+mod client; // the HTTP client against scripted servers: 304, big heads, credentials on redirects, methods and bodies, errors
 mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenience_test.py)
 mod examples; // examples/echo_server, backdoor, client and dispatch, run as programs
 mod faults; // the fault matrix: every fixture fault, bad line and protocol mix-up in one fetch and one titles run

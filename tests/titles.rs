@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 
 use greenfetch::server::fixture::FixtureServer;
@@ -13,7 +13,7 @@ use serde_json::Value;
 const FEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/feeds");
 
 fn titles(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greenfetch"))
+    let mut child = crate::util::greenfetch()
         .arg("titles")
         .args(args)
         .stdin(Stdio::piped())

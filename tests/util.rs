@@ -172,3 +172,144 @@ pub(crate) fn redirector(target: String) -> std::net::SocketAddr {
     });
     addr
 }
+
+/// The `greenfetch` binary, hermetic: the proxy variables, `HOME` and `NO_COLOR` cleared, so a
+/// developer's or CI's environment cannot change a result. Every test that runs the binary
+/// starts from here (a test that wants a variable sets it again).
+pub(crate) fn greenfetch() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_greenfetch"));
+    for var in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "HOME",
+        "NO_COLOR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+/// One request as a [`Scripted`] server read it.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// The request line and header lines, CRLFs included.
+    pub(crate) head: String,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Seen {
+    /// The request line.
+    pub(crate) fn line(&self) -> &str {
+        self.head.lines().next().unwrap_or("")
+    }
+
+    /// The value of the first header called `name` (any case).
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// A server on plain threads (std sockets: test code, no coroutines) that answers every
+/// request with the bytes `answer` makes of it, on keep-alive connections until the answer
+/// holds `Connection: close`; it records what it saw. Stands in for servers nobody here wrote.
+pub(crate) struct Scripted {
+    pub(crate) addr: std::net::SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Scripted {
+    pub(crate) fn start<F>(answer: F) -> Scripted
+    where
+        F: Fn(&Seen) -> Vec<u8> + Send + Sync + 'static,
+    {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a scripted server");
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (log, answer) = (seen.clone(), Arc::new(answer));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let (log, answer) = (log.clone(), answer.clone());
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 16 * 1024];
+                    loop {
+                        let end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            match conn.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        buf.drain(..end);
+                        let mut req = Seen {
+                            head,
+                            body: Vec::new(),
+                        };
+                        let len: usize = req
+                            .header("content-length")
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < len {
+                            match conn.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        req.body = buf.drain(..len).collect();
+                        let reply = answer(&req);
+                        log.lock().unwrap().push(req);
+                        if conn.write_all(&reply).is_err() {
+                            return;
+                        }
+                        let text = String::from_utf8_lossy(&reply[..reply.len().min(64 * 1024)])
+                            .to_ascii_lowercase();
+                        if text.contains("connection: close") {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Scripted { addr, seen }
+    }
+
+    /// `http://ADDR` + `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The requests seen so far, in arrival order.
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// An answer with `status`, extra header lines, and `body` framed by Content-Length.
+pub(crate) fn answer(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\n");
+    for h in headers {
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}

@@ -122,6 +122,12 @@ pub(crate) struct BenchArgs {
     #[command(flatten)]
     pub(crate) net: NetArgs,
 
+    #[command(flatten)]
+    pub(crate) proxy: ProxyArgs,
+
+    #[command(flatten)]
+    pub(crate) request: RequestArgs,
+
     /// No progress bar.
     #[arg(short, long)]
     pub(crate) quiet: bool,
@@ -347,6 +353,72 @@ pub(crate) struct NetArgs {
     /// Worker threads running green threads (default: one per CPU, plus one).
     #[arg(long, value_name = "N")]
     pub(crate) workers: Option<usize>,
+
+    /// Don't check server certificates (the connection is encrypted, but anyone can pretend
+    /// to be the server); a warning is printed once.
+    #[arg(short = 'k', long)]
+    pub(crate) insecure: bool,
+
+    /// Basic credentials for the URLs' own hosts: `USER:PASSWORD` (dropped on a redirect to
+    /// another scheme, host or port unless --location-trusted). (`-u` is --url.)
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub(crate) user: Option<String>,
+
+    /// On redirects, send credentials (--user, the URL's, -H Authorization and Cookie) to
+    /// other hosts too.
+    #[arg(long)]
+    pub(crate) location_trusted: bool,
+
+    /// Requests to one host start at least 1/N s apart (the first at once), e.g. `2` or `2/s`.
+    #[arg(long, value_name = "N/s")]
+    pub(crate) per_host_rate: Option<Rate>,
+
+    /// Obey robots.txt (RFC 9309; fetched once per origin, for the User-Agent's first word):
+    /// a URL it disallows is not fetched and fails as `robots`.
+    #[arg(long)]
+    pub(crate) robots: bool,
+}
+
+/// Proxies (`fetch`, `titles`, `bench`; `serve` never uses one). Without these, curl's
+/// variables are read: `http_proxy` (lower case only), `https_proxy`/`HTTPS_PROXY`,
+/// `all_proxy`/`ALL_PROXY`, `no_proxy`/`NO_PROXY`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Send every request through this proxy: `[http://|socks5://|socks5h://][USER:PASS@]HOST[:PORT]`
+    /// (port 1080 by default); `''` turns proxies off, the environment's too.
+    #[arg(short = 'x', long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+
+    /// Hosts reached without the proxy: names (with their subdomains), IP addresses, CIDR
+    /// ranges, or `*`, comma-separated (replaces NO_PROXY).
+    #[arg(long, value_name = "LIST")]
+    pub(crate) noproxy: Option<String>,
+}
+
+/// What each request sends (`fetch`, `bench`), the same for every URL of the run.
+#[derive(Debug, Args)]
+pub(crate) struct RequestArgs {
+    /// The request method (default GET; POST with a body; HEAD with -I).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub(crate) method: Option<String>,
+
+    /// Ask for the head only (a HEAD request): the output is each answer's status line and
+    /// headers, as received.
+    #[arg(short = 'I', long)]
+    pub(crate) head: bool,
+
+    /// POST DATA (`@FILE`: the file, CR and LF removed), as
+    /// application/x-www-form-urlencoded; several are joined with `&` (curl's -d).
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    pub(crate) data: Vec<String>,
+
+    /// POST DATA as it is (`@FILE`: the file's bytes, unchanged).
+    #[arg(long, value_name = "DATA")]
+    pub(crate) data_binary: Vec<String>,
+
+    /// Don't decode content codings: write the bytes as sent (and send no Accept-Encoding).
+    #[arg(long)]
+    pub(crate) raw: bool,
 }
 
 /// `greenfetch fetch`.
@@ -360,6 +432,17 @@ pub(crate) struct FetchArgs {
 
     #[command(flatten)]
     pub(crate) net: NetArgs,
+
+    #[command(flatten)]
+    pub(crate) proxy: ProxyArgs,
+
+    #[command(flatten)]
+    pub(crate) request: RequestArgs,
+
+    /// POST JSON (`@FILE`: the file; several are concatenated): sets Content-Type and Accept
+    /// to application/json.
+    #[arg(long = "json", value_name = "DATA")]
+    pub(crate) json: Vec<String>,
 
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = Format::Raw)]
@@ -431,6 +514,9 @@ pub(crate) struct TitlesArgs {
 
     #[command(flatten)]
     pub(crate) net: NetArgs,
+
+    #[command(flatten)]
+    pub(crate) proxy: ProxyArgs,
 
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = TitlesFormat::Text)]

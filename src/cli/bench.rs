@@ -348,7 +348,7 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     }
     let rate = a.rate.map(|r| r.0);
     // The network options are checked once, before anything starts.
-    if let Err(e) = fetch_config(&a.net, 1, None) {
+    if let Err(e) = fetch_config(&a.net, Some(&a.proxy), Some((&a.request, &[])), 1, None) {
         return usage_error(e);
     }
     let target = a
@@ -560,7 +560,13 @@ impl LevelRun {
             workload,
         } = self;
         let mut level = Level::new(c, n)?;
-        let fetcher = Arc::new(Fetcher::new(fetch_config(&a.net, c, None)?));
+        let fetcher = Arc::new(Fetcher::new(fetch_config(
+            &a.net,
+            Some(&a.proxy),
+            Some((&a.request, &[])),
+            c,
+            None,
+        )?));
         let pool = GreenPool::new(c);
         let pb = progress::level_bar(a.quiet, n, &format!("c={c}"));
         let feeds = *workload == Workload::Feeds;
@@ -619,7 +625,7 @@ impl LevelRun {
         }
         level.elapsed = t0.elapsed();
         pb.finish_and_clear();
-        level.connections_opened = fetcher.agent().connections_opened();
+        level.connections_opened = fetcher.client().connections_opened();
         level.ideal = delay.map(|d| ideal_time(n, c, d, rate));
         drop(it);
         drop(pool);

@@ -17,12 +17,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use greenfetch::client::proxy::Proxies;
+use greenfetch::client::ClientConfig;
 use greenfetch::error::{Error, ErrorKind};
 use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
-use greenfetch::green::ureq::{AgentConfig, GreenResolver};
+use greenfetch::green::ureq::GreenResolver;
 use greenfetch::{hub, GreenPool, WaitError};
 
-use args::{Cli, Command, FetchArgs, InputArgs, NetArgs, PoolArgs, RunArgs, ServeArgs, TitlesArgs};
+use args::{
+    Cli, Command, FetchArgs, InputArgs, NetArgs, PoolArgs, ProxyArgs, RequestArgs, RunArgs,
+    ServeArgs, TitlesArgs,
+};
 use greenfetch::titles::{title_with, TitleOptions, Titled};
 use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
@@ -144,9 +149,13 @@ fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
 const DEFAULT_MAX_BODY: u64 = 256 * 1024 * 1024;
 
 /// Resolves the network options, for a pool of `concurrency` and an optional `rate` (requests
-/// started per second), into the library's fetch settings.
+/// started per second), into the library's fetch settings. `proxy` is `None` for `serve`
+/// (which never uses a proxy) and `request` is `None` for the commands whose requests are
+/// plain GETs (`titles`, `serve`).
 fn fetch_config(
     net: &NetArgs,
+    proxy: Option<&ProxyArgs>,
+    request: Option<(&RequestArgs, &[String])>,
     concurrency: usize,
     rate: Option<f64>,
 ) -> Result<FetchConfig, String> {
@@ -156,48 +165,147 @@ fn fetch_config(
             .split_once(':')
             .ok_or_else(|| format!("header {h:?}: expected `Name: value`"))?;
         let k = k.trim();
-        if k.is_empty()
-            || !k
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        {
+        if !is_token(k) {
             return Err(format!("header {h:?}: bad header name"));
         }
-        headers.push((k.to_owned(), v.trim().to_owned()));
+        let v = v.trim();
+        if v.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(format!("header {h:?}: control characters in the value"));
+        }
+        headers.push((k.to_owned(), v.to_owned()));
     }
     let roots = match &net.cacert {
         Some(p) => read_cacert(p)?,
         None => Vec::new(),
     };
     let c = concurrency.max(1);
-    let mut agent = AgentConfig {
-        timeout: net.timeout.0,
+    let mut client = ClientConfig {
         connect_timeout: net.connect_timeout.0,
-        max_redirects: if net.no_follow { 0 } else { net.max_redirects },
         max_idle_per_host: c,
         max_idle_total: c.max(1024),
         roots,
-        ..AgentConfig::default()
+        insecure: net.insecure,
+        ..ClientConfig::default()
     };
     if !net.resolve.is_empty() {
-        agent.resolver = pinned_resolver(&net.resolve);
+        client.resolver = pinned_resolver(&net.resolve);
     }
-    if let Some(ua) = &net.user_agent {
-        agent.user_agent = ua.clone();
+    if let Some(p) = proxy {
+        let env = Proxies::from_env(|name| std::env::var(name).ok())
+            .map_err(|e| format!("proxy from the environment: {e}"))?;
+        client.proxies = env
+            .with_overrides(p.proxy.as_deref(), p.noproxy.as_deref())
+            .map_err(|e| format!("--proxy: {e}"))?;
     }
-    if c >= 2000 {
-        // Thousands of connections: small read buffers keep memory per request low.
-        agent.input_buffer = 4 * 1024;
+    if let Some(problem) = greenfetch::client::Client::new(client.clone()).tls_problem() {
+        return Err(format!("--cacert: {problem}"));
     }
-    Ok(FetchConfig {
-        agent,
+    if net.insecure && !INSECURE_WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "greenfetch: warning: --insecure: server certificates are not checked, so anyone \
+             on the path can pretend to be the server"
+        );
+    }
+    let credentials = match &net.user {
+        Some(u) => {
+            let (user, pass) = u
+                .split_once(':')
+                .ok_or_else(|| format!("--user {u:?}: expected USER:PASSWORD"))?;
+            Some((user.to_owned(), pass.to_owned()))
+        }
+        None => None,
+    };
+    let mut cfg = FetchConfig {
+        client,
+        timeout: net.timeout.0,
+        max_redirects: if net.no_follow { 0 } else { net.max_redirects },
         retries: net.retries,
         max_body: net.max_body.map_or(DEFAULT_MAX_BODY, |m| m.0),
         headers,
+        credentials,
+        location_trusted: net.location_trusted,
         per_host: net.per_host,
+        per_host_rate: net.per_host_rate.map(|r| r.0),
         rate,
         ..FetchConfig::default()
-    })
+    };
+    if let Some(ua) = &net.user_agent {
+        cfg.user_agent = ua.clone();
+    }
+    if net.robots {
+        cfg.robots = Some(Arc::new(greenfetch::fetch::robots::Robots::new(
+            &cfg.user_agent,
+        )));
+    }
+    if let Some((r, json)) = request {
+        apply_request(&mut cfg, r, json)?;
+    }
+    Ok(cfg)
+}
+
+/// Printed once a process: `--insecure` is on.
+static INSECURE_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// An RFC 9110 token (a method or a header name).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// `-X`, `-I`, `-d`, `--data-binary`, `--json` and `--raw` into the fetch settings.
+fn apply_request(
+    cfg: &mut FetchConfig,
+    r: &RequestArgs,
+    json_args: &[String],
+) -> Result<(), String> {
+    if let Some(m) = &r.method {
+        if !is_token(m) {
+            return Err(format!("--request {m:?}: not a method name"));
+        }
+        cfg.method = Some(m.clone());
+    }
+    let read = |arg: &str, what: &str| -> Result<Vec<u8>, String> {
+        match arg.strip_prefix('@') {
+            Some("-") => Err(format!(
+                "{what} @-: stdin holds the URLs; put the data in a file"
+            )),
+            Some(path) => std::fs::read(path).map_err(|e| format!("{what} @{path}: {e}")),
+            None => Ok(arg.as_bytes().to_vec()),
+        }
+    };
+    let mut form: Vec<Vec<u8>> = Vec::new();
+    for d in &r.data {
+        let mut bytes = read(d, "--data")?;
+        if d.starts_with('@') {
+            bytes.retain(|b| *b != b'\r' && *b != b'\n');
+        }
+        form.push(bytes);
+    }
+    for d in &r.data_binary {
+        form.push(read(d, "--data-binary")?);
+    }
+    let mut json: Vec<u8> = Vec::new();
+    for d in json_args {
+        json.extend(read(d, "--json")?);
+    }
+    if !form.is_empty() && !json_args.is_empty() {
+        return Err("--json and --data: give one kind of body".into());
+    }
+    if r.head && (!form.is_empty() || !json_args.is_empty()) {
+        return Err("--head sends no body: drop --data/--json".into());
+    }
+    if !form.is_empty() {
+        cfg.body = Some(form.join(&b'&').into());
+        cfg.content_type = Some("application/x-www-form-urlencoded".into());
+    } else if !json_args.is_empty() {
+        cfg.body = Some(json.into());
+        cfg.content_type = Some("application/json".into());
+        cfg.accept = Some("application/json".into());
+    }
+    cfg.head_only = r.head;
+    cfg.decode = !r.raw;
+    Ok(())
 }
 
 /// A resolver that answers the `--resolve` names itself and asks the system for the rest.
@@ -247,7 +355,7 @@ fn fetch(a: FetchArgs) -> u8 {
     run_job(
         a.input,
         &a.pool,
-        &a.net,
+        (&a.net, &a.proxy, Some((&a.request, a.json.as_slice()))),
         &a.run,
         |_cfg| {
             move |fetcher: &Fetcher, inp: &input::Input| Outcome {
@@ -280,7 +388,7 @@ fn titles(a: TitlesArgs) -> u8 {
     run_job(
         a.input,
         &a.pool,
-        &a.net,
+        (&a.net, &a.proxy, None),
         &a.run,
         |cfg| {
             // A title needs the body; the cap keeps a stray video from filling memory.
@@ -349,7 +457,7 @@ impl JobOutcome for TitleOutcome {
 fn run_job<O, T, M>(
     input_args: InputArgs,
     pool_args: &PoolArgs,
-    net: &NetArgs,
+    (net, proxy, request): (&NetArgs, &ProxyArgs, Option<(&RequestArgs, &[String])>),
     run: &RunArgs,
     make_task: M,
     stdout_is_terminal: bool,
@@ -366,7 +474,13 @@ where
             "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
         );
     }
-    let mut cfg = match fetch_config(net, pool_args.concurrency, pool_args.rate.map(|r| r.0)) {
+    let mut cfg = match fetch_config(
+        net,
+        Some(proxy),
+        request,
+        pool_args.concurrency,
+        pool_args.rate.map(|r| r.0),
+    ) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -529,14 +643,14 @@ fn serve(a: ServeArgs) -> u8 {
 
     configure_hub(a.net.workers);
     let concurrency = a.pool.concurrency.max(1);
-    let mut fetch = match fetch_config(&a.net, concurrency, a.pool.rate.map(|r| r.0)) {
+    let mut fetch = match fetch_config(&a.net, None, None, concurrency, a.pool.rate.map(|r| r.0)) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
     if a.net.max_body.is_none() {
         fetch.max_body = SERVE_MAX_BODY;
     }
-    fetch.agent.address_policy = if a.allow_private {
+    fetch.client.address_policy = if a.allow_private {
         AddressPolicy::allow_all()
     } else {
         a.allow_addr

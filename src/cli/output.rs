@@ -45,6 +45,7 @@ struct Record<'a> {
     status: Option<u16>,
     bytes: u64,
     content_type: Option<&'a str>,
+    proxy: Option<&'a str>,
     timings: Timings,
     attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +112,7 @@ impl Writer {
                     status: f.status,
                     bytes: f.bytes,
                     content_type: f.content_type.as_deref(),
+                    proxy: f.proxy.as_deref(),
                     timings: Timings {
                         total_ms: ms(f.elapsed),
                         ttfb_ms: f.ttfb.map(ms),

@@ -97,7 +97,7 @@
 //! let feeds = FixtureServer::start("127.0.0.1:0")?;
 //! let mut cfg = DispatchConfig::default();
 //! // The fixture server is on loopback, which the default policy refuses.
-//! cfg.fetch.agent.address_policy = AddressPolicy::allow_all();
+//! cfg.fetch.client.address_policy = AddressPolicy::allow_all();
 //! let server = Dispatch::new(cfg).start("127.0.0.1:0")?;
 //!
 //! let body = format!("{}\n# a comment\n{}\nnot a url\n",
@@ -143,7 +143,7 @@ use crate::{GreenPile, GreenPool, Timeout};
 /// ```
 /// use greenfetch::server::http::HostCheck;
 /// let cfg = greenfetch::server::dispatch::DispatchConfig::default();
-/// assert!(cfg.fetch.agent.address_policy.is_restrictive());
+/// assert!(cfg.fetch.client.address_policy.is_restrictive());
 /// assert_eq!((cfg.concurrency, cfg.max_urls, cfg.http.max_body), (50, 100, 64 * 1024));
 /// assert_eq!(cfg.allowed_hosts, HostCheck::local());
 /// ```
@@ -195,8 +195,8 @@ impl Default for DispatchConfig {
             max_body: 16 * 1024 * 1024,
             ..FetchConfig::default()
         };
-        fetch.agent.address_policy = AddressPolicy::public_only();
-        fetch.agent.max_idle_per_host = 50;
+        fetch.client.address_policy = AddressPolicy::public_only();
+        fetch.client.max_idle_per_host = 50;
         DispatchConfig {
             fetch,
             concurrency: 50,

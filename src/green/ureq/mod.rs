@@ -82,9 +82,9 @@ pub struct AgentConfig {
     pub roots: Vec<Vec<u8>>,
     /// The resolver (shared cache); replace it to map names in tests.
     pub resolver: GreenResolver,
-    /// Which addresses may be connected to (default: all). A restrictive policy also turns off
-    /// proxies from the environment (`HTTP_PROXY` and friends), so that the address checked is
-    /// the target's own.
+    /// Which addresses may be connected to (default: all), checked on the target's own
+    /// address: a green agent connects directly and reads no proxy from the environment (for
+    /// proxies, use [`crate::client`]).
     pub address_policy: AddressPolicy,
 }
 
@@ -206,10 +206,10 @@ pub fn agent(cfg: AgentConfig) -> GreenAgent {
         .max_idle_connections_per_host(0)
         .input_buffer_size(cfg.input_buffer)
         .output_buffer_size(cfg.output_buffer);
-    if cfg.address_policy.is_restrictive() {
-        // Through a proxy the transport would only see (and check) the proxy's address.
-        config = config.proxy(None);
-    }
+    // The green connector connects to the target itself: ureq's proxy (read from the
+    // environment by default) would only make it look up nothing and fail. Proxies are the
+    // business of `crate::client`.
+    config = config.proxy(None);
     let config = config.build();
     let connector = GreenConnector::new(
         TransportSettings {

@@ -159,7 +159,19 @@ impl GreenResolver {
         self.lookup_within(host, port, DEFAULT_LOOKUP_TIMEOUT)
     }
 
-    fn lookup_within(&self, host: &str, port: u16, limit: Duration) -> io::Result<Vec<SocketAddr>> {
+    /// [`lookup`](Self::lookup), waiting at most `limit`.
+    ///
+    /// ```
+    /// let r = greenfetch::green::ureq::GreenResolver::new();
+    /// let a = r.lookup_within("127.0.0.1", 80, std::time::Duration::from_secs(1)).unwrap();
+    /// assert_eq!(a[0].port(), 80);
+    /// ```
+    pub fn lookup_within(
+        &self,
+        host: &str,
+        port: u16,
+        limit: Duration,
+    ) -> io::Result<Vec<SocketAddr>> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
