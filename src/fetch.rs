@@ -38,8 +38,10 @@ use robots::{Robots, RobotsFile};
 /// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
 pub mod robots;
 
-/// The longest URL line accepted, in bytes.
-pub const MAX_URL_LEN: usize = 8 * 1024;
+/// The longest URL line accepted, in bytes. Servers refuse far shorter request lines (nginx
+/// past 8 KiB by default, unless configured otherwise), so this limit is the input's, not the
+/// web's.
+pub const MAX_URL_LEN: usize = 64 * 1024;
 
 /// Checks one input line and returns the URL in it.
 ///
@@ -609,7 +611,7 @@ impl Fetcher {
         loop {
             if let Some(robots) = &self.cfg.robots {
                 if let Err(no) = robots.check(&current, |at| self.fetch_robots(at)) {
-                    out.final_url = Some(current.to_string());
+                    out.final_url = Some(effective(&current));
                     return Attempt::Done(Self::fail(out, ErrorKind::Robots, no.to_string()));
                 }
             }
@@ -629,7 +631,7 @@ impl Fetcher {
             let resp = match self.client.send(&req) {
                 Ok(r) => r,
                 Err(e) => {
-                    out.final_url = Some(current.to_string());
+                    out.final_url = Some(effective(&current));
                     return Attempt::failed(out, e);
                 }
             };
@@ -648,7 +650,7 @@ impl Fetcher {
                 let next = match current.join(loc.trim()) {
                     Ok(u) => u,
                     Err(e) => {
-                        out.final_url = Some(current.to_string());
+                        out.final_url = Some(effective(&current));
                         return Attempt::Done(Self::fail(
                             out,
                             ErrorKind::Protocol,
@@ -659,7 +661,7 @@ impl Fetcher {
                     }
                 };
                 if !matches!(next.scheme(), "http" | "https") {
-                    out.final_url = Some(current.to_string());
+                    out.final_url = Some(effective(&current));
                     return Attempt::Done(Self::fail(
                         out,
                         ErrorKind::UnsupportedScheme,
@@ -667,7 +669,7 @@ impl Fetcher {
                     ));
                 }
                 if hop >= self.cfg.max_redirects {
-                    out.final_url = Some(current.to_string());
+                    out.final_url = Some(effective(&current));
                     return Attempt::Done(Self::fail(
                         out,
                         ErrorKind::TooManyRedirects,
@@ -687,9 +689,7 @@ impl Fetcher {
                 hop += 1;
                 continue;
             }
-            // As curl reports it: the URL parsed and written back (a path of at least `/`, dot
-            // segments resolved), after the redirects.
-            out.final_url = Some(current.to_string());
+            out.final_url = Some(effective(&current));
             out.content_type = resp.header("content-type").map(str::to_owned);
             out.content_encoding = resp.header("content-encoding").map(str::to_owned);
             let mut links = resp
@@ -820,6 +820,17 @@ impl Drop for HostToken {
     fn drop(&mut self) {
         self.0.put(());
     }
+}
+
+/// A URL as curl reports it in `url_effective`: parsed and written back (a path of at least
+/// `/`, dot segments resolved), without an empty query's `?` (which is still sent).
+fn effective(u: &Url) -> String {
+    if u.query() == Some("") {
+        let mut shown = u.clone();
+        shown.set_query(None);
+        return shown.to_string();
+    }
+    u.to_string()
 }
 
 /// `Retry-After`: delta-seconds or an HTTP-date.

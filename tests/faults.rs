@@ -49,7 +49,7 @@ fn run(cmd: &str, args: &[&str], input: &[u8]) -> (Output, Duration) {
 fn common(srv: &Server, tls: std::net::SocketAddr) -> Vec<(Vec<u8>, Want)> {
     let plain_port = srv.addr().port();
     let u = |p: &str| srv.url(p).into_bytes();
-    let long = format!("http://x.test/{}", "a".repeat(20_000)).into_bytes();
+    let long = format!("http://x.test/{}", "a".repeat(100_000)).into_bytes();
     vec![
         // Every kind of bad line.
         (b"not a url".to_vec(), Want::Kind(&["not_a_url"])),

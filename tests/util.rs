@@ -196,6 +196,35 @@ pub(crate) fn greenfetch() -> std::process::Command {
     cmd
 }
 
+/// Runs `greenfetch ARGS` hermetically ([`greenfetch`]) with the variables `env` set, stdin
+/// empty, and returns its output; a panic message on stderr fails the test.
+pub(crate) fn run_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    use std::process::Stdio;
+    let mut cmd = greenfetch();
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the greenfetch binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic reached the user: {stderr}"
+    );
+    out
+}
+
+/// The JSON records of a jsonl output, one a line.
+pub(crate) fn records(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record a line"))
+        .collect()
+}
+
 /// One request as a [`Scripted`] server read it.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {

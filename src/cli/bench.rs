@@ -348,7 +348,7 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     }
     let rate = a.rate.map(|r| r.0);
     // The network options are checked once, before anything starts.
-    if let Err(e) = fetch_config(&a.net, Some(&a.proxy), Some((&a.request, &[])), 1, None) {
+    if let Err(e) = fetch_config(&a.net, a.proxies(), Some((&a.request, &[])), 1, None) {
         return usage_error(e);
     }
     let target = a
@@ -540,6 +540,15 @@ fn write_json(path: &Path, f: File, report: &Report<'_>) -> Result<(), (String, 
         .map_err(|e| (path.display().to_string(), e))
 }
 
+impl BenchArgs {
+    /// The proxy settings: a `--target` is reached as `fetch` would reach it (the
+    /// environment's proxies, `-x`, `--noproxy`); the embedded server, in this very process,
+    /// always directly.
+    fn proxies(&self) -> Option<&super::args::ProxyArgs> {
+        self.target.as_ref().map(|_| &self.proxy)
+    }
+}
+
 /// One level, ready to run.
 struct LevelRun {
     concurrency: usize,
@@ -562,7 +571,7 @@ impl LevelRun {
         let mut level = Level::new(c, n)?;
         let fetcher = Arc::new(Fetcher::new(fetch_config(
             &a.net,
-            Some(&a.proxy),
+            a.proxies(),
             Some((&a.request, &[])),
             c,
             None,

@@ -49,7 +49,7 @@ use url::Url;
 use crate::error::{Error, ErrorKind};
 use crate::green::ureq::{AddressPolicy, Forbidden, GreenResolver};
 use conn::{Conn, Gate, Pool, PoolSettings, Stream, Token};
-use proxy::{Proxies, ProxyError, ProxyScheme, ProxyUrl, Socks5Target};
+use proxy::{Proxies, ProxyError, ProxyScheme, ProxyUrl, SocksTarget};
 use wire::{BodyReader, Framing, HeadError, HeadLimits};
 
 /// How a [`Client`] connects.
@@ -580,11 +580,21 @@ impl Client {
                 ProxyScheme::Socks5h => proxy::socks5_connect(
                     conn.stream_mut(),
                     p,
-                    Socks5Target::Name(route.host, route.port),
+                    SocksTarget::Name(route.host, route.port),
+                ),
+                ProxyScheme::Socks4a => proxy::socks4_connect(
+                    conn.stream_mut(),
+                    p,
+                    SocksTarget::Name(route.host, route.port),
                 ),
                 ProxyScheme::Socks5 => {
                     let addr = self.resolve(route.host, route.port, connect_by)?[0];
-                    proxy::socks5_connect(conn.stream_mut(), p, Socks5Target::Addr(addr))
+                    proxy::socks5_connect(conn.stream_mut(), p, SocksTarget::Addr(addr))
+                }
+                ProxyScheme::Socks4 => {
+                    let addrs = self.resolve(route.host, route.port, connect_by)?;
+                    let addr = addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
+                    proxy::socks4_connect(conn.stream_mut(), p, SocksTarget::Addr(*addr))
                 }
             };
             tunnel.map_err(|e| proxy_error(e, connect_by))?;
@@ -615,7 +625,7 @@ impl Client {
         self.cfg
             .resolver
             .lookup_within(host, port, limit)
-            .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {host}: {e}")))
+            .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {host} ({e})")))
     }
 
     /// A TCP connection to `host:port` (the target, or the proxy named by `proxy`).
@@ -627,9 +637,10 @@ impl Client {
         proxy: Option<&ProxyUrl>,
     ) -> Result<TcpStream, Error> {
         let as_proxy = |e: Error| match proxy {
-            Some(p) if e.kind != ErrorKind::Timeout => {
-                Error::new(ErrorKind::Proxy, format!("proxy {p}: {}", e.message))
-            }
+            Some(p) if e.kind != ErrorKind::Timeout => Error::new(
+                ErrorKind::Proxy,
+                format!("proxy {p} cannot be reached: {}", e.message),
+            ),
             Some(p) => Error::new(ErrorKind::Timeout, format!("proxy {p}: {}", e.message)),
             None => e,
         };
@@ -837,10 +848,7 @@ fn is_tls(e: &io::Error) -> bool {
 
 fn tls_error(e: &io::Error, host: &str) -> Error {
     if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        let why = match t {
-            rustls::Error::InvalidCertificate(c) => format!("certificate not trusted ({c:?})"),
-            other => other.to_string(),
-        };
+        let why = tls_reason(t);
         return Error::new(ErrorKind::Tls, format!("TLS with {host}: {why}"));
     }
     match e.kind() {
@@ -851,6 +859,39 @@ fn tls_error(e: &io::Error, host: &str) -> Error {
             ),
         ),
         _ => Error::new(ErrorKind::Tls, format!("TLS with {host}: {e}")),
+    }
+}
+
+/// A rustls error in words a user can act on.
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    const TRUST: &str = "--cacert FILE trusts a CA; -k checks nothing";
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => {
+                format!("certificate not trusted: its issuer is not a known authority ({TRUST})")
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "certificate not valid for this host name".to_owned()
+            }
+            C::Expired | C::ExpiredContext { .. } => "certificate has expired".to_owned(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "certificate is not valid yet".to_owned()
+            }
+            C::Revoked => "certificate has been revoked".to_owned(),
+            C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => format!(
+                "certificate not trusted: the server presents a CA certificate as its own (self-signed?) ({TRUST})"
+            ),
+            other => format!("certificate not trusted: {other}"),
+        },
+        rustls::Error::InvalidMessage(_) => {
+            "the server does not speak TLS on this port (plain HTTP?)".to_owned()
+        }
+        rustls::Error::AlertReceived(a) => format!("the server ended the handshake ({a:?})"),
+        rustls::Error::PeerIncompatible(_) => {
+            "no TLS version or cipher suite in common with the server".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -878,7 +919,7 @@ fn connect_error(e: &io::Error, addr: SocketAddr, timeout: Option<Duration>) -> 
 }
 
 fn proxy_error(e: ProxyError, by: Option<Instant>) -> Error {
-    let timed_out = e.io().is_some_and(|io| {
+    let timed_out = e.io_error().is_some_and(|io| {
         matches!(
             io.kind(),
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
@@ -896,20 +937,44 @@ fn proxy_error(e: ProxyError, by: Option<Instant>) -> Error {
     Error::new(kind, e.to_string())
 }
 
-/// Accepts any certificate (curl's `-k`), still checking the handshake's signatures.
+/// The certificate checks of `-k` and `--cacert` (without either, rustls's own webpki
+/// verifier with Mozilla's roots is used). The handshake's signatures are checked in every
+/// case.
 #[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+struct Verifier {
+    /// `--cacert`'s trust, as curl (OpenSSL) gives it: a chain to one of the given
+    /// certificates, or the server's certificate being one of them exactly (a self-signed
+    /// certificate given as its own CA, which webpki alone refuses as "a CA used as an end
+    /// entity"); the name is checked either way. `None`: `-k`, any certificate.
+    given: Option<(
+        Arc<rustls::client::WebPkiServerVerifier>,
+        Vec<CertificateDer<'static>>,
+    )>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
 
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+impl rustls::client::danger::ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
+        let Some((webpki, exact)) = &self.given else {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Ok(v) => Ok(v),
+            Err(e) if exact.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
+                let parsed =
+                    rustls::server::ParsedCertificate::try_from(end_entity).map_err(|_| e)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn verify_tls12_signature(
@@ -918,12 +983,8 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
     }
 
     fn verify_tls13_signature(
@@ -932,16 +993,14 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -950,24 +1009,37 @@ fn tls_config(roots: &[Vec<u8>], insecure: bool) -> Result<Arc<rustls::ClientCon
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)
         .map_err(|e| e.to_string())?;
-    let mut cfg = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
+    let given = if insecure {
+        None
+    } else if roots.is_empty() {
+        let mut store = rustls::RootCertStore::empty();
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut cfg = builder.with_root_certificates(store).with_no_client_auth();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        return Ok(Arc::new(cfg));
     } else {
         let mut store = rustls::RootCertStore::empty();
-        if roots.is_empty() {
-            store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        } else {
-            for der in roots {
-                store
-                    .add(CertificateDer::from(der.clone()))
-                    .map_err(|e| format!("not a usable CA certificate: {e}"))?;
-            }
+        for der in roots {
+            store
+                .add(CertificateDer::from(der.clone()))
+                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
         }
-        builder.with_root_certificates(store).with_no_client_auth()
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+        let exact = roots
+            .iter()
+            .map(|d| CertificateDer::from(d.clone()))
+            .collect();
+        Some((webpki, exact))
     };
+    let mut cfg = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Verifier { given, provider }))
+        .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

@@ -125,7 +125,7 @@ impl GreenResolver {
                 .spawn(move || loop {
                     let job = jobs.get();
                     let answer = lookup(&job.host, job.port)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| lookup_failure(&e))
                         .and_then(|v| {
                             if v.is_empty() {
                                 Err("no addresses".to_owned())
@@ -223,6 +223,19 @@ fn sweep(cache: &mut HashMap<(String, u16), Entry>) {
     });
     if cache.len() > MAX_CACHED / 2 {
         cache.retain(|_, e| matches!(e, Entry::InFlight(_)));
+    }
+}
+
+/// The system resolver's failure without std's preamble: `name or service not known`.
+fn lookup_failure(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => "no answer".to_owned(),
     }
 }
 
