@@ -491,6 +491,12 @@ pub(crate) struct RunArgs {
     /// Skip the inputs the journal says are done (append the new output to the old).
     #[arg(long, requires = "journal")]
     pub(crate) resume: bool,
+
+    /// Sync each output to the disk before its input counts as done (-o DIR's files and their
+    /// directory, stdout when it is a file, the journal): outputs then survive the machine
+    /// crashing, not only the process dying. Costs a sync per input.
+    #[arg(long)]
+    pub(crate) fsync: bool,
 }
 
 /// Output formats of `titles`.

@@ -58,13 +58,15 @@ pub(crate) struct Journal {
     file: File,
     path: PathBuf,
     line: Vec<u8>,
+    /// Sync each line to the disk (`--fsync`).
+    fsync: bool,
 }
 
 impl Journal {
     /// Opens `path`: with `resume`, reads what it says is done (a missing file is an empty
     /// journal); without, refuses a journal that already has entries, so that one is never
     /// overwritten by mistake.
-    pub(crate) fn open(path: &Path, resume: bool) -> Result<(Journal, Done), String> {
+    pub(crate) fn open(path: &Path, resume: bool, fsync: bool) -> Result<(Journal, Done), String> {
         let shown = path.display();
         let mut done = Done::default();
         let existing = match File::open(path) {
@@ -135,6 +137,7 @@ impl Journal {
                 file,
                 path: path.to_owned(),
                 line: Vec::with_capacity(64),
+                fsync,
             },
             done,
         ))
@@ -144,9 +147,19 @@ impl Journal {
     pub(crate) fn record(&mut self, index: u64, outcome: &str) -> io::Result<()> {
         self.line.clear();
         let _ = writeln!(self.line, "{index}\t{outcome}");
-        self.file
-            .write_all(&self.line)
-            .map_err(|e| io::Error::new(e.kind(), format!("journal {}: {e}", self.path.display())))
+        let written = self.file.write_all(&self.line).and_then(|()| {
+            if self.fsync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        written.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("#{index}: journal {}: {e}", self.path.display()),
+            )
+        })
     }
 }
 
@@ -177,7 +190,7 @@ mod tests {
         let p = dir.join("j");
         let _ = std::fs::remove_file(&p);
         {
-            let (mut j, done) = Journal::open(&p, false).unwrap();
+            let (mut j, done) = Journal::open(&p, false, false).unwrap();
             assert_eq!(done.len(), 0);
             j.record(0, "ok").unwrap();
             j.record(2, "http_status").unwrap();
@@ -186,16 +199,18 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(b"1\to").unwrap();
         drop(f);
-        assert!(Journal::open(&p, false).unwrap_err().contains("--resume"));
-        let (mut j, done) = Journal::open(&p, true).unwrap();
+        assert!(Journal::open(&p, false, false)
+            .unwrap_err()
+            .contains("--resume"));
+        let (mut j, done) = Journal::open(&p, true, false).unwrap();
         assert_eq!(done.len(), 2);
         assert!(done.contains(0) && done.contains(2) && !done.contains(1));
         j.record(1, "ok").unwrap();
         drop(j);
-        let (_, done) = Journal::open(&p, true).unwrap();
+        let (_, done) = Journal::open(&p, true, false).unwrap();
         assert_eq!(done.len(), 3);
         std::fs::write(&p, "hello\n").unwrap();
-        assert!(Journal::open(&p, true)
+        assert!(Journal::open(&p, true, false)
             .unwrap_err()
             .contains("not a greenfetch journal"));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -9,6 +9,7 @@ mod merge;
 mod output;
 mod plot;
 mod progress;
+mod sink;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 pub(crate) const EXIT_OK: u8 = 0;
 pub(crate) const EXIT_SOME_FAILED: u8 = 1;
 pub(crate) const EXIT_USAGE: u8 = 2;
+/// An output could not be written (a full disk, an I/O error): the run stopped there.
+pub(crate) const EXIT_OUTPUT: u8 = 3;
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 /// Parses the command line and runs it.
@@ -347,7 +350,7 @@ fn configure_hub(workers: Option<usize>) {
 
 /// `greenfetch fetch`.
 fn fetch(a: FetchArgs) -> u8 {
-    let mut writer = match Writer::new(a.format, a.output_dir) {
+    let mut writer = match Writer::new(a.format, a.output_dir, a.run.fsync) {
         Ok(w) => w,
         Err(e) => return usage_error(format!("output directory: {e}")),
     };
@@ -379,7 +382,7 @@ fn titles(a: TitlesArgs) -> u8 {
     } else {
         a.format
     };
-    let mut writer = TitlesWriter::new(format, a.entries);
+    let mut writer = TitlesWriter::new(format, a.entries, a.run.fsync);
     let on_terminal = writer.stdout_is_terminal;
     let options = TitleOptions {
         discover: !a.no_discover,
@@ -490,7 +493,7 @@ where
         done: None,
     };
     let mut journal = match &run.journal {
-        Some(path) => match journal::Journal::open(path, run.resume) {
+        Some(path) => match journal::Journal::open(path, run.resume, run.fsync) {
             Ok((j, done)) => {
                 if run.resume && done.len() > 0 {
                     eprintln!(
@@ -623,8 +626,15 @@ where
     match result {
         Err(e) if output::is_broken_pipe(&e) => EXIT_OK,
         Err(e) => {
-            eprintln!("greenfetch: writing output: {e}");
-            EXIT_SOME_FAILED
+            eprintln!("greenfetch: stopped: {e}");
+            if let Some(path) = &run.journal {
+                eprintln!(
+                    "greenfetch: {} names every input whose output is complete; free the space \
+                     and rerun with --resume",
+                    path.display()
+                );
+            }
+            EXIT_OUTPUT
         }
         Ok(true) => EXIT_INTERRUPTED,
         Ok(false) if failed > 0 => EXIT_SOME_FAILED,

@@ -1,5 +1,6 @@
-//! Output: results written in order on stdout (data only), problems on stderr, records flushed
-//! at their boundaries so a pipe sees them live. A closed stdout (`| head`) ends the run quietly.
+//! Output: results written in order on stdout (data only), problems on stderr, each record
+//! written whole as it is ready, so a pipe sees it live ([`sink`] does the writing, and cuts a
+//! record that fails back off a file). A closed stdout (`| head`) ends the run quietly.
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};
@@ -10,6 +11,7 @@ use greenfetch::titles::Titled;
 use serde::Serialize;
 
 use super::args::{Format, TitlesFormat};
+use super::sink::{self, Stdout};
 
 /// One input's result, as the pipeline hands it to the writer.
 #[derive(Debug)]
@@ -60,25 +62,30 @@ fn ms(d: std::time::Duration) -> f64 {
 /// Writes outcomes in the chosen format.
 pub(crate) struct Writer {
     format: Format,
-    out: io::BufWriter<io::Stdout>,
+    out: Stdout,
     dir: Option<PathBuf>,
+    fsync: bool,
+    line: Vec<u8>,
     pub(crate) stdout_is_terminal: bool,
 }
 
 impl Writer {
-    pub(crate) fn new(format: Format, dir: Option<PathBuf>) -> io::Result<Self> {
+    pub(crate) fn new(format: Format, dir: Option<PathBuf>, fsync: bool) -> io::Result<Self> {
         if let Some(d) = &dir {
             fs::create_dir_all(d)?;
         }
         Ok(Writer {
             format,
-            out: io::BufWriter::with_capacity(64 * 1024, io::stdout()),
+            out: Stdout::new(fsync),
             dir,
+            fsync,
+            line: Vec::with_capacity(512),
             stdout_is_terminal: io::stdout().is_terminal(),
         })
     }
 
-    /// Writes one outcome. An `Err` is a problem writing stdout (a closed pipe ends the run).
+    /// Writes one outcome, whole. An `Err` means it could not be written (a full disk, a
+    /// closed pipe): the run stops there, and the message names the input and the file.
     pub(crate) fn write(&mut self, o: &Outcome) -> io::Result<()> {
         let f = &o.fetched;
         let url = if f.url.is_empty() {
@@ -86,22 +93,24 @@ impl Writer {
         } else {
             f.url.as_str()
         };
+        let who = format!("#{} {url}", o.index);
         let mut path = None;
-        if let (Some(dir), true) = (&self.dir, f.is_ok()) {
-            let p = dir.join(file_name(o.index, url));
-            if let Err(e) = fs::write(&p, &f.body) {
-                eprintln!(
-                    "greenfetch: #{} {url}: writing {}: {e}",
-                    o.index,
-                    p.display()
-                );
+        if let Some(dir) = &self.dir {
+            let name = file_name(o.index, url);
+            if f.is_ok() {
+                let p = sink::write_file(dir, &name, &f.body, self.fsync, &who)?;
+                path = Some(p.display().to_string());
+            } else {
+                // A failed input writes no file; a rerun's failure clears what a killed run
+                // left half-written under the temporary name.
+                let _ = fs::remove_file(sink::part_path(dir, &name));
             }
-            path = Some(p.display().to_string());
         }
+        self.line.clear();
         match self.format {
             Format::Raw => {
                 if self.dir.is_none() && f.is_ok() {
-                    self.out.write_all(&f.body)?;
+                    self.out.record(&who, &[&f.body])?;
                 }
             }
             Format::Jsonl => {
@@ -124,8 +133,9 @@ impl Writer {
                         message: &e.message,
                     }),
                 };
-                serde_json::to_writer(&mut self.out, &rec).map_err(io::Error::other)?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.line, &rec).map_err(io::Error::other)?;
+                self.line.push(b'\n');
+                self.out.record(&who, &[&self.line])?;
             }
             Format::Summary => {
                 let status = match (&f.error, f.status) {
@@ -133,23 +143,24 @@ impl Writer {
                     (None, Some(s)) => s.to_string(),
                     (None, None) => "-".into(),
                 };
-                writeln!(
-                    self.out,
+                let _ = writeln!(
+                    self.line,
                     "{}\t{}\t{}\t{:.0}ms\t{}",
                     o.index,
                     status,
                     f.bytes,
                     ms(f.elapsed),
                     url
-                )?;
+                );
+                self.out.record(&who, &[&self.line])?;
             }
         }
         if self.format != Format::Jsonl {
             if let Some(e) = &f.error {
-                eprintln!("greenfetch: #{} {url}: {e}", o.index);
+                eprintln!("greenfetch: {who}: {e}");
             }
         }
-        self.out.flush()
+        Ok(())
     }
 }
 
@@ -184,21 +195,24 @@ struct TitleRecord<'a> {
 pub(crate) struct TitlesWriter {
     format: TitlesFormat,
     entries: bool,
-    out: io::BufWriter<io::Stdout>,
+    out: Stdout,
+    line: Vec<u8>,
     pub(crate) stdout_is_terminal: bool,
 }
 
 impl TitlesWriter {
-    pub(crate) fn new(format: TitlesFormat, entries: bool) -> Self {
+    pub(crate) fn new(format: TitlesFormat, entries: bool, fsync: bool) -> Self {
         TitlesWriter {
             format,
             entries,
-            out: io::BufWriter::with_capacity(64 * 1024, io::stdout()),
+            out: Stdout::new(fsync),
+            line: Vec::with_capacity(256),
             stdout_is_terminal: io::stdout().is_terminal(),
         }
     }
 
-    /// Writes one outcome. An `Err` is a problem writing stdout (a closed pipe ends the run).
+    /// Writes one outcome, whole. An `Err` means it could not be written (a full disk, a
+    /// closed pipe): the run stops there.
     pub(crate) fn write(&mut self, o: &TitleOutcome) -> io::Result<()> {
         let t = &o.titled;
         let url = if t.url.is_empty() {
@@ -206,14 +220,17 @@ impl TitlesWriter {
         } else {
             t.url.as_str()
         };
+        let who = format!("#{} {url}", o.index);
+        self.line.clear();
         match self.format {
             TitlesFormat::Text => {
                 if let Some(title) = &t.title {
-                    self.out.write_all(title.as_bytes())?;
+                    self.line.extend_from_slice(title.as_bytes());
                 }
-                self.out.write_all(b"\n")?;
+                self.line.push(b'\n');
+                self.out.record(&who, &[&self.line])?;
                 if let Some(e) = &t.error {
-                    eprintln!("greenfetch: #{} {url}: {e}", o.index);
+                    eprintln!("greenfetch: {who}: {e}");
                 }
             }
             TitlesFormat::Jsonl => {
@@ -236,11 +253,12 @@ impl TitlesWriter {
                         message: &e.message,
                     }),
                 };
-                serde_json::to_writer(&mut self.out, &rec).map_err(io::Error::other)?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.line, &rec).map_err(io::Error::other)?;
+                self.line.push(b'\n');
+                self.out.record(&who, &[&self.line])?;
             }
         }
-        self.out.flush()
+        Ok(())
     }
 }
 
