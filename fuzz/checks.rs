@@ -125,6 +125,14 @@ pub(crate) fn check_serve_request(data: &[u8]) {
         Err(e) => panic!("no answer and no close within 30 s: {e}"),
     }
     if answer.is_empty() {
+        // Only a connection that sent nothing (or blank lines, which RFC 9112 2.2 says to
+        // ignore before a request) may be closed without an answer: serve never drops a
+        // request silently.
+        assert!(
+            data.iter().all(|b| matches!(b, b'\r' | b'\n')),
+            "closed without an answer to {:?}",
+            String::from_utf8_lossy(&data[..data.len().min(200)])
+        );
         return;
     }
     assert!(
@@ -155,4 +163,106 @@ pub(crate) fn check_serve_request(data: &[u8]) {
         String::from_utf8_lossy(status),
         String::from_utf8_lossy(&data[..data.len().min(200)])
     );
+}
+
+/// A proxy's answer to greenfetch's handshake, any bytes: the first byte picks the handshake
+/// (HTTP `CONNECT`, SOCKS5 without and with credentials, SOCKS5 with a name, SOCKS4, SOCKS4a),
+/// the rest is what the proxy sends. The handshake returns (never panics, never reads past the
+/// end); an HTTP tunnel opens only on a 2xx head and leaves every byte after the head's blank
+/// line unread (those belong to the tunnel); a SOCKS5 path opens only on reply code 0.
+pub(crate) fn check_proxy_answer(data: &[u8]) {
+    use greenfetch::client::proxy::{
+        http_connect, socks4_connect, socks5_connect, ProxyUrl, SocksTarget,
+    };
+    use std::io::{Cursor, Read, Write};
+    struct Wire(Cursor<Vec<u8>>, Vec<u8>);
+    impl Read for Wire {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            self.0.read(b)
+        }
+    }
+    impl Write for Wire {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.1.write(b)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let Some((&pick, answer)) = data.split_first() else {
+        return;
+    };
+    let mut w = Wire(Cursor::new(answer.to_vec()), Vec::new());
+    let addr: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    match pick % 6 {
+        0 => {
+            let p = ProxyUrl::parse("http://u:p@127.0.0.1:3128").unwrap();
+            if http_connect(&mut w, &p, "origin.test", 443, "fuzz").is_ok() {
+                let read = &answer[..w.0.position() as usize];
+                assert!(read.ends_with(b"\r\n\r\n") || read.ends_with(b"\n\n"));
+                let code = read.get(9..12).unwrap_or_default();
+                assert_eq!(
+                    code.first(),
+                    Some(&b'2'),
+                    "a tunnel on {:?}",
+                    String::from_utf8_lossy(code)
+                );
+            }
+        }
+        1..=3 => {
+            let p = match pick % 6 {
+                1 => ProxyUrl::parse("socks5://127.0.0.1").unwrap(),
+                2 => ProxyUrl::parse("socks5://me:pw@127.0.0.1").unwrap(),
+                _ => ProxyUrl::parse("socks5h://127.0.0.1").unwrap(),
+            };
+            let target = if pick % 6 == 3 {
+                SocksTarget::Name("origin.test", 80)
+            } else {
+                SocksTarget::Addr(addr)
+            };
+            if socks5_connect(&mut w, &p, target).is_ok() {
+                // The reply (after the method choice, and the auth status with credentials)
+                // said "succeeded".
+                let at = if answer.get(1) == Some(&2) { 4 } else { 2 };
+                assert_eq!(answer.get(at + 1), Some(&0));
+            }
+        }
+        _ => {
+            let p = ProxyUrl::parse("socks4a://127.0.0.1").unwrap();
+            let target = if pick % 6 == 4 {
+                SocksTarget::Addr(addr)
+            } else {
+                SocksTarget::Name("origin.test", 80)
+            };
+            if socks4_connect(&mut w, &p, target).is_ok() {
+                assert_eq!(answer.get(1), Some(&90));
+            }
+        }
+    }
+}
+
+/// robots.txt, any bytes, for a path taken from the first line of the input: `Robots::check`
+/// returns (never panics), answers the same when asked again (from its cache, without a
+/// second fetch), and a file that is empty of rules for everyone allows every path.
+pub(crate) fn check_robots(data: &[u8]) {
+    use greenfetch::fetch::robots::{Robots, RobotsFile};
+    let (first, file) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    let path: String = String::from_utf8_lossy(first)
+        .chars()
+        .filter(|c| !c.is_control() && *c != '#' && *c != '?')
+        .take(200)
+        .collect();
+    let Ok(url) = url::Url::parse(&format!("http://127.0.0.1:8080/{path}")) else {
+        return;
+    };
+    let robots = Robots::new("greenfetch/0.1.0");
+    let first = robots.check(&url, |_| RobotsFile::Found(file.to_vec()));
+    let again = robots.check(&url, |_| panic!("robots.txt fetched twice for one origin"));
+    assert_eq!(first, again);
+    let empty = Robots::new("greenfetch/0.1.0");
+    assert!(empty.check(&url, |_| RobotsFile::Found(Vec::new())).is_ok());
+    assert!(empty.check(&url, |_| unreachable!()).is_ok());
 }
