@@ -462,8 +462,17 @@ fn bad_requests_get_a_4xx_and_a_whole_response_never_a_drop() {
         (b"GET healthz HTTP/1.1\r\n\r\n", 400),
         (b"GET /healthz HTTP/2.0\r\n\r\n", 505),
         (
-            b"POST /titles HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-            411,
+            b"POST /titles HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST /titles HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\
+              Content-Length: 5\r\n\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST /titles HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            400,
         ),
         (
             b"POST /titles HTTP/1.1\r\nExpect: something\r\nContent-Length: 1\r\n\r\nx",
@@ -535,13 +544,13 @@ fn bad_requests_get_a_4xx_and_a_whole_response_never_a_drop() {
     assert_eq!(
         value(
             &m,
-            r#"greenfetch_serve_requests_total{route="/titles",status="411"}"#
+            r#"greenfetch_serve_requests_total{route="/titles",status="501"}"#
         ),
         1.0
     );
-    assert!(m
-        .keys()
-        .all(|k| !k.contains("status=\"5") || k.contains("status=\"505\"")));
+    assert!(m.keys().all(|k| !k.contains("status=\"5")
+        || k.contains("status=\"505\"")
+        || k.contains("status=\"501\"")));
 }
 
 #[test]
@@ -1192,4 +1201,100 @@ fn serve_allow_host_flags_widen_the_host_check() {
         stderr.contains("--allow-host") && stderr.contains("port"),
         "{stderr}"
     );
+}
+
+/// A chunked request body (what `curl -H 'Transfer-Encoding: chunked'` and streaming clients
+/// send) is read like any other, within `--max-request-body`.
+#[test]
+fn chunked_request_bodies_are_read_within_the_limit() {
+    let feeds = FixtureServer::start("127.0.0.1:0").unwrap();
+    let mut cfg = open_config();
+    cfg.http.max_body = 200;
+    let server = start(cfg);
+    let addr = server.addr();
+    let url = feeds.url("/feed/rss/3");
+    let (a, b) = url.split_at(10);
+    // Split across chunks anywhere, with an extension and a trailer.
+    let body = format!(
+        "{:x};ext=1\r\n{a}\r\n{:x}\r\n{b}\n\r\n0\r\nX-Trailer: t\r\n\r\n",
+        a.len(),
+        b.len() + 1
+    );
+    let mut c = Client::connect(addr);
+    c.send(
+        format!(
+            "POST /titles HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+        )
+        .as_bytes(),
+    );
+    let r = c.reply();
+    assert_eq!((r.status, r.text()), (200, "Feed 3\n".to_owned()));
+    // The connection goes on: a second request on it.
+    c.send(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(c.reply().status, 200);
+    // Past the limit: 413, closed.
+    let big = "a".repeat(150);
+    let mut c = Client::connect(addr);
+    c.send(
+        format!(
+            "POST /titles HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n\
+             96\r\n{big}\r\n96\r\n{big}\r\n0\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let r = c.reply();
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(c.closed());
+}
+
+/// A page on another site can make its visitor's browser post a form to a serve on loopback
+/// (`text/plain` needs no preflight): with an `Origin` other than serve's own, `POST /titles`
+/// is refused before anything is fetched, unless `--allow-origin` names it. Clients that send
+/// no `Origin` (curl, scripts) are not affected.
+#[test]
+fn a_cross_site_browser_post_is_refused_unless_its_origin_is_allowed() {
+    let feeds = FixtureServer::start("127.0.0.1:0").unwrap();
+    let serve = ServeProcess::start(&[
+        "--allow-addr",
+        "127.0.0.1",
+        "--allow-origin",
+        "https://feeds.example.org",
+    ]);
+    let body = format!("{}\n", feeds.url("/feed/rss/4"));
+    let own = format!("http://127.0.0.1:{}", serve.addr.port());
+    let host = format!("127.0.0.1:{}", serve.addr.port());
+    let post = |origin: Option<&str>| {
+        let mut h = vec![("Content-Type", "text/plain"), ("Host", host.as_str())];
+        if let Some(o) = origin {
+            h.push(("Origin", o));
+        }
+        ask(serve.addr, "POST", "/titles", &h, &body)
+    };
+    for refused in ["https://evil.test", "null", "http://127.0.0.1:1"] {
+        let r = post(Some(refused));
+        assert_eq!(r.status, 403, "{refused}: {}", r.text());
+        assert!(r.text().contains("--allow-origin"), "{}", r.text());
+    }
+    assert_eq!(metrics(serve.addr)["greenfetch_serve_fetches_total"], 0.0);
+    for allowed in [None, Some("https://feeds.example.org"), Some(own.as_str())] {
+        let r = post(allowed);
+        assert_eq!(
+            (r.status, r.text()),
+            (200, "Feed 4\n".to_owned()),
+            "{allowed:?}"
+        );
+    }
+    drop(serve);
+    let bad = crate::util::greenfetch()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-origin",
+            "feeds",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }

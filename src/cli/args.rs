@@ -181,6 +181,12 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     pub(crate) allow_any_host: bool,
 
+    /// Let pages of this web origin (`https://feeds.example.org`) POST /titles through their
+    /// visitors' browsers (repeatable; `*`: any). Without it a browser's post from another
+    /// site's page gets 403; clients that are not browsers send no Origin and always may.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub(crate) allow_origin: Vec<String>,
+
     /// Most URLs in one request (413 beyond).
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub(crate) max_urls: usize,

@@ -678,6 +678,13 @@ fn serve(a: ServeArgs) -> u8 {
             Err(e) => return usage_error(format!("--allow-host: {e}")),
         };
     }
+    let mut allowed_origins = greenfetch::server::dispatch::OriginCheck::none();
+    for origin in &a.allow_origin {
+        allowed_origins = match allowed_origins.allow(origin) {
+            Ok(c) => c,
+            Err(e) => return usage_error(format!("--allow-origin: {e}")),
+        };
+    }
     let required = |d: args::DurationArg, name: &str| {
         d.0.ok_or_else(|| format!("--{name} must be more than 0"))
     };
@@ -705,6 +712,7 @@ fn serve(a: ServeArgs) -> u8 {
             ..HttpConfig::default()
         },
         allowed_hosts,
+        allowed_origins,
     });
     let server = match service.start(&a.listen) {
         Ok(s) => s,

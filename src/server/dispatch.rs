@@ -38,7 +38,7 @@
 //!
 //! Errors about the request as a whole are `4xx` with a one-line message (or
 //! `{"error":{"kind","message"}}` when the client accepts JSON): `421` a `Host` that is not
-//! accepted (see [Security](#security)), `404` unknown path, `405`
+//! accepted and `403` a browser post from another site's page (see [Security](#security)), `404` unknown path, `405`
 //! wrong method (with `Allow`), `406` an `Accept` that allows neither `text/plain` nor
 //! `application/json`, `413` more URLs than [`DispatchConfig::max_urls`] (kind
 //! `too_many_urls`) or a body over the size limit, `415` an unsupported `Content-Type`, and
@@ -62,6 +62,12 @@
 //!   IP literals and `localhost` only, which no such page can have as its name; any other is
 //!   `421` and the connection is closed. Probes that use the pod's or the machine's IP
 //!   address pass; a probe or proxy that uses a name needs it allowed.
+//! - Cross-site posts: a page on any site can make its visitor's browser send a form post
+//!   (`text/plain` needs no CORS preflight) to `http://127.0.0.1:8080/titles`; it cannot read
+//!   the answer, but it would spend the service's fetches. Browsers mark such posts with an
+//!   `Origin` header: `POST /titles` with an `Origin` other than the service's own gets `403`
+//!   (kind `forbidden_origin`) unless [`DispatchConfig::allowed_origins`] names it. Clients
+//!   that are not browsers send no `Origin` and are not affected.
 //!
 //! # Metrics
 //!
@@ -187,6 +193,118 @@ pub struct DispatchConfig {
     /// # Ok::<(), String>(())
     /// ```
     pub allowed_hosts: HostCheck,
+    /// The web origins whose pages may `POST /titles` through a visitor's browser. A request
+    /// with no `Origin` (curl, scripts, servers) or from the service's own origin always may;
+    /// a browser's post from any other page gets `403` (kind `forbidden_origin`), so that a
+    /// site a user visits cannot make their browser use a serve on their machine or network.
+    ///
+    /// ```
+    /// use greenfetch::server::dispatch::{Dispatch, DispatchConfig, OriginCheck};
+    /// use greenfetch::server::http::{Request, Service};
+    ///
+    /// let cfg = DispatchConfig {
+    ///     allowed_origins: OriginCheck::none().allow("https://feeds.example.org")?,
+    ///     ..DispatchConfig::default()
+    /// };
+    /// let service = Dispatch::new(cfg);
+    /// let post = |origin: &str| {
+    ///     let req = Request::new("POST", "/titles", b"not a url\n".to_vec())
+    ///         .with_header("Host", "127.0.0.1:8080")
+    ///         .with_header("Origin", origin);
+    ///     service.call(&req).status()
+    /// };
+    /// assert_eq!(post("https://feeds.example.org"), 200);
+    /// assert_eq!(post("http://127.0.0.1:8080"), 200); // its own origin
+    /// assert_eq!(post("https://evil.test"), 403);
+    /// assert_eq!(post("null"), 403); // a sandboxed page or a local file
+    /// # Ok::<(), String>(())
+    /// ```
+    pub allowed_origins: OriginCheck,
+}
+
+/// The web origins allowed to post through a browser ([`DispatchConfig::allowed_origins`]).
+///
+/// ```
+/// use greenfetch::server::dispatch::OriginCheck;
+/// let check = OriginCheck::none().allow("HTTPS://Feeds.Example.org:443/")?;
+/// assert!(check.allows("https://feeds.example.org", None));
+/// assert!(!check.allows("https://feeds.example.org:8443", None));
+/// assert!(OriginCheck::any().allows("null", None));
+/// assert!(OriginCheck::none().allow("not an origin").is_err());
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginCheck {
+    any: bool,
+    /// Origins as browsers write them: `scheme://host[:port]`, lower case, no default port.
+    allowed: Vec<String>,
+}
+
+impl OriginCheck {
+    /// No other origin than the service's own (the default).
+    ///
+    /// See [`OriginCheck`].
+    pub fn none() -> Self {
+        OriginCheck::default()
+    }
+
+    /// Every origin (`--allow-origin '*'`): no guard against cross-site posts.
+    ///
+    /// See [`OriginCheck`].
+    pub fn any() -> Self {
+        OriginCheck {
+            any: true,
+            allowed: Vec::new(),
+        }
+    }
+
+    /// This one origin too: `scheme://host[:port]` (a path is ignored; `*` means any).
+    ///
+    /// See [`OriginCheck`].
+    pub fn allow(mut self, origin: &str) -> Result<Self, String> {
+        let origin = origin.trim();
+        if origin == "*" {
+            return Ok(OriginCheck::any());
+        }
+        let url = url::Url::parse(origin)
+            .map_err(|e| format!("{origin:?} is not an origin (scheme://host[:port]): {e}"))?;
+        let o = url.origin();
+        if !o.is_tuple() {
+            return Err(format!(
+                "{origin:?} is not an origin (scheme://host[:port])"
+            ));
+        }
+        self.allowed.push(o.ascii_serialization());
+        Ok(self)
+    }
+
+    /// Whether a request with this `Origin` may post, given its `Host` (its own origin always
+    /// may).
+    ///
+    /// See [`OriginCheck`].
+    pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
+        if self.any {
+            return true;
+        }
+        let Ok(url) = url::Url::parse(origin.trim()) else {
+            return false; // `null` and anything else that is not an origin
+        };
+        let o = url.origin();
+        if !o.is_tuple() {
+            return false;
+        }
+        let shown = o.ascii_serialization();
+        if self.allowed.contains(&shown) {
+            return true;
+        }
+        // Same origin: the page was served by this very host and port.
+        let authority = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => return false,
+        };
+        host.is_some_and(|h| h.eq_ignore_ascii_case(&authority)) && url.scheme() == "http"
+    }
 }
 
 impl Default for DispatchConfig {
@@ -205,6 +323,7 @@ impl Default for DispatchConfig {
             request_timeout: Duration::from_secs(60),
             http: HttpConfig::default(),
             allowed_hosts: HostCheck::local(),
+            allowed_origins: OriginCheck::none(),
         }
     }
 }
@@ -260,6 +379,7 @@ struct Inner {
     request_timeout: Duration,
     http: HttpConfig,
     allowed_hosts: HostCheck,
+    allowed_origins: OriginCheck,
     metrics: Metrics,
     conns: Arc<ConnStats>,
 }
@@ -291,6 +411,7 @@ impl Dispatch {
                 request_timeout: cfg.request_timeout,
                 http: cfg.http,
                 allowed_hosts: cfg.allowed_hosts,
+                allowed_origins: cfg.allowed_origins,
                 metrics: Metrics::default(),
                 conns: Arc::default(),
             }),
@@ -420,6 +541,17 @@ impl Dispatch {
             );
         };
         let json = answer == "application/json";
+        if let Some(origin) = req.header("origin") {
+            if !inner.allowed_origins.allows(origin, req.host()) {
+                let message = format!(
+                    "Origin {origin:?} may not post here: a page on another site cannot use \
+                     this service through a visitor's browser; to allow it, start the server \
+                     with --allow-origin {}",
+                    origin.trim()
+                );
+                return Response::error(403, "forbidden_origin", &message, json);
+            }
+        }
         if let Some(ct) = req.header("content-type") {
             let mime = ct.split(';').next().unwrap_or("").trim();
             if !BODY_TYPES.iter().any(|t| mime.eq_ignore_ascii_case(t)) {

@@ -12,7 +12,9 @@
 //! | a well-formed HTTP version other than 1.0 and 1.1 (`HTTP/2.0`) | `505`, closed |
 //! | a head over [`HttpConfig::max_head`] bytes, or more than 64 headers | `431`, closed |
 //! | a body over [`HttpConfig::max_body`] | `413` (before the body is read; `Expect: 100-continue` is honoured, so a polite client never sends it), closed |
-//! | `Transfer-Encoding` (a chunked body) | `411`: send `Content-Length`; closed |
+//! | a chunked body (`Transfer-Encoding: chunked`) | read like any other, within [`HttpConfig::max_body`] (`413` past it, `400` for a broken chunk), closed after an error |
+//! | another transfer coding, or `chunked` twice | `501`, closed |
+//! | `Transfer-Encoding` with `Content-Length`, or in HTTP/1.0 | `400` (a request-smuggling shape), closed |
 //! | an HTTP/1.1 request without `Host`, or any request with two `Host` headers or one that is not `host[:port]` | `400` (RFC 9112 §3.2; HTTP/1.0 may leave `Host` out), closed |
 //! | an `Expect` other than `100-continue` | `417`, closed |
 //! | a head and body that take longer than [`HttpConfig::client_timeout`] to arrive | `408`, closed |
@@ -1028,7 +1030,7 @@ impl Conn<'_> {
         self.start += head_len;
         let Head {
             mut req,
-            body_len,
+            body: body_framing,
             expect_continue,
             framing,
         } = head;
@@ -1037,6 +1039,43 @@ impl Conn<'_> {
             r.json = wants_json(req.header("accept"));
             r.path = Some(req.path.clone());
             Incoming::Reject(r)
+        };
+        let body_len = match body_framing {
+            BodyFraming::Length(n) => n,
+            BodyFraming::Chunked => {
+                if expect_continue
+                    && self.start == self.end
+                    && self.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
+                {
+                    return Incoming::Closed;
+                }
+                return match self.read_chunked(cfg, started) {
+                    Ok(body) => {
+                        req.body = body;
+                        Incoming::Request(req, framing)
+                    }
+                    Err(ChunkedEnd::Closed) => Incoming::Closed,
+                    Err(ChunkedEnd::TimedOut) => {
+                        stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                        reject(
+                            408,
+                            "timeout",
+                            format!(
+                                "the request body did not arrive within {:?}",
+                                cfg.client_timeout
+                            ),
+                            &req,
+                        )
+                    }
+                    Err(ChunkedEnd::TooLarge) => reject(
+                        413,
+                        "body_too_large",
+                        format!("request body over {} bytes", cfg.max_body),
+                        &req,
+                    ),
+                    Err(ChunkedEnd::Bad(why)) => reject(400, "bad_request", why, &req),
+                };
+            }
         };
         if body_len > cfg.max_body {
             return reject(
@@ -1086,6 +1125,100 @@ impl Conn<'_> {
         }
         req.body = body;
         Incoming::Request(req, framing)
+    }
+
+    /// Reads a chunked body (RFC 9112 §7.1) of at most `max_body` bytes, by the request's
+    /// deadline; chunk extensions and trailer fields are read and dropped.
+    fn read_chunked(&mut self, cfg: &HttpConfig, started: Instant) -> Result<Vec<u8>, ChunkedEnd> {
+        let mut body = Vec::new();
+        let mut trailer_bytes = 0usize;
+        loop {
+            let line = self.chunk_line(cfg, started)?;
+            let size = line.split(|&b| b == b';').next().unwrap_or_default();
+            let size = std::str::from_utf8(size)
+                .unwrap_or("")
+                .trim_matches([' ', '\t']);
+            let n = (!size.is_empty() && size.len() <= 16)
+                .then(|| u64::from_str_radix(size, 16).ok())
+                .flatten()
+                .ok_or_else(|| {
+                    ChunkedEnd::Bad(format!(
+                        "bad chunk size line {:?}",
+                        String::from_utf8_lossy(&line)
+                    ))
+                })?;
+            if n == 0 {
+                break;
+            }
+            if body.len() as u64 + n > cfg.max_body {
+                return Err(ChunkedEnd::TooLarge);
+            }
+            let mut left = n as usize;
+            while left > 0 {
+                if self.start == self.end {
+                    self.fill_buffer(cfg, started)?;
+                }
+                let take = left.min(self.end - self.start);
+                body.extend_from_slice(&self.buf[self.start..self.start + take]);
+                self.start += take;
+                left -= take;
+            }
+            if !self.chunk_line(cfg, started)?.is_empty() {
+                return Err(ChunkedEnd::Bad("chunk data longer than its size".into()));
+            }
+        }
+        // Trailer fields, up to the empty line; bounded like a head.
+        loop {
+            let line = self.chunk_line(cfg, started)?;
+            if line.is_empty() {
+                break;
+            }
+            trailer_bytes += line.len() + 2;
+            if trailer_bytes > cfg.max_head {
+                return Err(ChunkedEnd::Bad("trailer fields too large".into()));
+            }
+        }
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        Ok(body)
+    }
+
+    /// One CRLF- (or LF-) terminated line of a chunked body, without its end.
+    fn chunk_line(&mut self, cfg: &HttpConfig, started: Instant) -> Result<Vec<u8>, ChunkedEnd> {
+        loop {
+            let have = &self.buf[self.start..self.end];
+            if let Some(i) = have.iter().position(|&b| b == b'\n') {
+                let line = have[..i].strip_suffix(b"\r").unwrap_or(&have[..i]).to_vec();
+                self.start += i + 1;
+                return Ok(line);
+            }
+            if have.len() > MAX_CHUNK_LINE {
+                return Err(ChunkedEnd::Bad("chunk line too long".into()));
+            }
+            self.fill_buffer(cfg, started)?;
+        }
+    }
+
+    /// Reads more of the request into the buffer (compacted, grown up to a chunk line's room).
+    fn fill_buffer(&mut self, cfg: &HttpConfig, started: Instant) -> Result<(), ChunkedEnd> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2).clamp(READ_BUF, (2 * MAX_CHUNK_LINE).max(READ_BUF));
+            if grown <= self.buf.len() {
+                return Err(ChunkedEnd::Bad("chunk line too long".into()));
+            }
+            self.buf.resize(grown, 0);
+        }
+        match self.read_more(cfg.client_timeout.saturating_sub(started.elapsed())) {
+            ReadEnd::Data(_) => Ok(()),
+            ReadEnd::Eof => Err(ChunkedEnd::Closed),
+            ReadEnd::TimedOut => Err(ChunkedEnd::TimedOut),
+        }
     }
 
     /// Reads part of a body into `dst`, waiting at most `limit`.
@@ -1186,9 +1319,28 @@ impl Conn<'_> {
 /// A parsed head.
 struct Head {
     req: Request,
-    body_len: u64,
+    body: BodyFraming,
     expect_continue: bool,
     framing: Framing,
+}
+
+/// How a request's body is delimited.
+#[derive(Debug, Clone, Copy)]
+enum BodyFraming {
+    Length(u64),
+    Chunked,
+}
+
+/// The longest chunk-size or trailer line of a chunked request body.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// Why a chunked request body could not be read.
+#[derive(Debug)]
+enum ChunkedEnd {
+    Closed,
+    TimedOut,
+    TooLarge,
+    Bad(String),
 }
 
 /// Parses a request head; `Ok(None)` if it is not complete yet.
@@ -1287,6 +1439,7 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
     req.query = query;
     let (mut close, mut keep) = (false, false);
     let mut body_len: Option<u64> = None;
+    let mut chunked = false;
     let mut expect_continue = false;
     for (name, value) in &req.headers {
         if name.eq_ignore_ascii_case("content-length") {
@@ -1304,13 +1457,23 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
             }
             body_len = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            let mut r = bad(
-                411,
-                "length_required",
-                "request bodies must be sent with Content-Length (Transfer-Encoding is not supported)",
-            );
-            r.path = Some(req.path.clone());
-            return Err(r);
+            // Only `chunked`, once and alone (RFC 9112 §6.1): any other coding is 501.
+            let codings: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect();
+            let only_chunked = codings.len() == 1 && codings[0].eq_ignore_ascii_case("chunked");
+            if chunked || !only_chunked {
+                let mut r = bad(
+                    501,
+                    "not_implemented",
+                    "the only transfer coding accepted is chunked",
+                );
+                r.path = Some(req.path.clone());
+                return Err(r);
+            }
+            chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(',') {
                 close |= token.trim().eq_ignore_ascii_case("close");
@@ -1348,6 +1511,17 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
         r.path = Some(req.path.clone());
         return Err(r);
     }
+    if chunked && (body_len.is_some() || version == 0) {
+        // Both framings at once is how requests are smuggled past a proxy (RFC 9112 §6.1);
+        // HTTP/1.0 has no chunked coding.
+        let mut r = bad(
+            400,
+            "bad_request",
+            "Transfer-Encoding with Content-Length, or in HTTP/1.0",
+        );
+        r.path = Some(req.path.clone());
+        return Err(r);
+    }
     let framing = Framing {
         keep_alive: !close && (version == 1 || keep),
         head_only: method.eq_ignore_ascii_case("HEAD"),
@@ -1356,7 +1530,11 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
         head_len,
         Head {
             req,
-            body_len: body_len.unwrap_or(0),
+            body: if chunked {
+                BodyFraming::Chunked
+            } else {
+                BodyFraming::Length(body_len.unwrap_or(0))
+            },
             expect_continue,
             framing,
         },
@@ -1499,7 +1677,7 @@ mod tests {
         let (n, h) = head(raw).ok().flatten().unwrap();
         assert_eq!(n, raw.len() - "body".len());
         assert_eq!((h.req.path(), h.req.query()), ("/titles", Some("a=1")));
-        assert_eq!(h.body_len, 5);
+        assert!(matches!(h.body, BodyFraming::Length(5)));
         assert!(!h.framing.keep_alive);
         assert_eq!(h.req.host(), Some("x.test")); // the target's authority, HTTP/1.0 or not
         assert!(matches!(head(b"GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None)));
@@ -1518,9 +1696,27 @@ mod tests {
             status(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
             Some(400)
         );
+        assert!(matches!(
+            head(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"),
+            Ok(Some((
+                _,
+                Head {
+                    body: BodyFraming::Chunked,
+                    ..
+                }
+            )))
+        ));
         assert_eq!(
-            status(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Some(411)
+            status(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Some(501)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Some(501)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Some(400)
         );
         assert_eq!(
             status(b"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n"),
