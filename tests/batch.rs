@@ -279,3 +279,151 @@ fn merge_refuses_unordered_input() {
     assert_eq!(indices(&out.stdout), vec![0, 2]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The README's scale-out on GNU parallel, for real: four local jobs, each `--shard K/4
+/// --journal`, one of them SIGKILLed mid-run (by the PID its job wrote) and run again with
+/// `--resume`; `merge` of the four outputs equals the unsharded run. `parallel` is installed
+/// by `.ci/run` and required there (`GREENFETCH_CI`); elsewhere, without it, the test says so
+/// and checks nothing.
+#[test]
+fn gnu_parallel_shards_with_a_killed_job_resumed_merge_to_the_unsharded_output() {
+    let have = Command::new("sh")
+        .args(["-c", "command -v parallel"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        assert!(
+            std::env::var("GREENFETCH_CI").is_err(),
+            "CI requires GNU parallel"
+        );
+        eprintln!("skipped: GNU parallel is not installed");
+        return;
+    }
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let dir = scratch("parallel");
+    let port = srv.addr().port();
+    let n = 240;
+    let list: String = (0..n)
+        .map(|i| format!("http://h{}.test:{port}/delay/150/{i}\n", i % 12))
+        .collect();
+    std::fs::write(dir.join("urls"), list).unwrap();
+    let resolve: Vec<String> = (0..12)
+        .flat_map(|h| {
+            [
+                "--resolve".to_owned(),
+                format!("h{h}.test:{port}:127.0.0.1"),
+            ]
+        })
+        .collect();
+    let gf = env!("CARGO_BIN_EXE_greenfetch");
+    let d = dir.display();
+    let job = format!(
+        "echo $$ > {d}/pid.{{}}; exec {gf} fetch -q -f jsonl -c 4 --retries 0 --shard {{}}/4 \
+         --journal {d}/j.{{}} {} {d}/urls > {d}/out.{{}}.jsonl",
+        resolve.join(" ")
+    );
+    let mut parallel = Command::new("parallel");
+    for var in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "NO_COLOR",
+    ] {
+        parallel.env_remove(var);
+    }
+    let mut parallel = parallel
+        .args(["--will-cite", "-j", "4", &job, ":::", "0", "1", "2", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill shard 2's job once some of its output is out (polling: no event for that).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let out2 = dir.join("out.2.jsonl");
+    while std::fs::read(&out2).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()) < 5 {
+        assert!(
+            std::time::Instant::now() < until,
+            "shard 2 wrote nothing in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pid = std::fs::read_to_string(dir.join("pid.2")).unwrap();
+    assert!(Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap()
+        .success());
+    let status = parallel.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "parallel counts the one killed job");
+    let done_before = std::fs::read_to_string(dir.join("j.2"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert!(
+        done_before < n / 4,
+        "the job was killed before its end ({done_before} done)"
+    );
+    // The killed job, again, resumed from its journal, appending to its output.
+    let mut again = greenfetch();
+    again
+        .args([
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "-c",
+            "4",
+            "--retries",
+            "0",
+            "--shard",
+            "2/4",
+            "--journal",
+        ])
+        .arg(dir.join("j.2"))
+        .arg("--resume")
+        .args(&resolve)
+        .arg(dir.join("urls"))
+        .stdout(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&out2)
+                .unwrap(),
+        );
+    assert_eq!(again.status().unwrap().code(), Some(0));
+    let parts: Vec<PathBuf> = (0..4).map(|k| dir.join(format!("out.{k}.jsonl"))).collect();
+    let merged = greenfetch().arg("merge").args(&parts).output().unwrap();
+    assert_eq!(
+        merged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let whole = greenfetch()
+        .args(["fetch", "-q", "-f", "jsonl", "-c", "60", "--retries", "0"])
+        .args(&resolve)
+        .arg(dir.join("urls"))
+        .output()
+        .unwrap();
+    let strip = |bytes: &[u8]| -> Vec<Value> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("timings");
+                v
+            })
+            .collect()
+    };
+    let merged = strip(&merged.stdout);
+    assert_eq!(merged.len(), n);
+    assert_eq!(merged, strip(&whole.stdout));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
