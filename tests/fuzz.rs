@@ -2,7 +2,7 @@
 //! targets run (`fuzz/checks.rs`), so a bug the fuzzers found stays fixed. The fuzzers
 //! themselves run outside CI (`fuzz/README.md`).
 
-use crate::fuzz_checks::{check_parse_line, check_serve_request, check_title};
+use crate::fuzz_checks::{check_decode, check_parse_line, check_serve_request, check_title};
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {
     let dir = format!("{}/fuzz/regressions/{target}", env!("CARGO_MANIFEST_DIR"));
@@ -44,5 +44,19 @@ fn serve_request_regressions() {
         b"",
     ] {
         check_serve_request(input);
+    }
+}
+
+#[test]
+fn decode_regressions() {
+    replay("decode", check_decode);
+    // The check itself on a few inputs, so it runs in CI even before a regression exists:
+    // every coding and pair, bodies and round trips, whole and dripped.
+    for pick in 0..=255u8 {
+        check_decode(&[pick]);
+        check_decode(&[pick, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3]);
+        let mut text = vec![pick];
+        text.extend_from_slice(b"a text that goes there and back again, again and again");
+        check_decode(&text);
     }
 }
