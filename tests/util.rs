@@ -196,6 +196,24 @@ pub(crate) fn greenfetch() -> std::process::Command {
     cmd
 }
 
+/// Runs `cmd` (a [`greenfetch`] command) with no stdin to its end, stdout and stderr
+/// captured; a panic that reached the user fails the test.
+pub(crate) fn output(cmd: &mut std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the greenfetch binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic reached the user: {stderr}"
+    );
+    out
+}
+
 /// One request as a [`Scripted`] server read it.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
