@@ -281,6 +281,8 @@ impl Cookies {
                 .iter_unexpired()
                 .map(|c| {
                     let (domain, subdomains) = match &c.domain {
+                        // An address has no subdomains: curl writes such a cookie host-only.
+                        CookieDomain::Suffix(d) if is_address(d) => (d.clone(), "FALSE"),
                         CookieDomain::Suffix(d) => (format!(".{d}"), "TRUE"),
                         CookieDomain::HostOnly(h) => (h.clone(), "FALSE"),
                         CookieDomain::NotPresent | CookieDomain::Empty => (String::new(), "FALSE"),
@@ -376,6 +378,12 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &s[prefix.len()..])
+}
+
+/// True for an IP address (an IPv6 one in brackets or not).
+fn is_address(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// A URL on `host` that a cookie of that host can be stored for.
@@ -640,6 +648,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_domain_cookie_on_an_address_is_written_host_only_as_curl_does() {
+        let jar = Cookies::new();
+        let u = url("http://127.0.0.1:8080/");
+        jar.store(&u, [&b"dom=1; Domain=127.0.0.1; Path=/"[..]]);
+        let text = jar.to_netscape();
+        assert!(
+            text.ends_with("\n127.0.0.1\tFALSE\t/\tFALSE\t0\tdom\t1\n"),
+            "{text}"
+        );
+        let again = Cookies::new();
+        assert_eq!(again.load(&text), Ok(1));
+        assert_eq!(again.header(&u).as_deref(), Some("dom=1"));
     }
 
     #[test]
