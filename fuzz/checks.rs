@@ -1,6 +1,7 @@
 //! The properties the fuzz targets check, shared with the regression test that replays every
 //! input kept in `fuzz/regressions/` (`cargo test` runs it; the fuzzers run these too).
 
+use greenfetch::client::decode::{decode_error, decoder, Coding};
 use greenfetch::feed::{discover, html_title, title_from_bytes, title_only};
 use greenfetch::fetch::{host_of, parse_line, stable_hash, MAX_URL_LEN};
 
@@ -206,7 +207,10 @@ pub(crate) fn check_proxy_answer(data: &[u8]) {
                 let read = &answer[..w.0.position() as usize];
                 assert!(read.ends_with(b"\r\n\r\n") || read.ends_with(b"\n\n"));
                 // httparse, like curl, lets blank lines come before the status line.
-                let start = read.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
+                let start = read
+                    .iter()
+                    .position(|b| !matches!(b, b'\r' | b'\n'))
+                    .unwrap_or(0);
                 let code = read[start..].get(9..12).unwrap_or_default();
                 assert_eq!(
                     code.first(),
@@ -272,4 +276,101 @@ pub(crate) fn check_robots(data: &[u8]) {
     let empty = Robots::new("greenfetch/0.1.0");
     assert!(empty.check(&url, |_| RobotsFile::Found(Vec::new())).is_ok());
     assert!(empty.check(&url, |_| unreachable!()).is_ok());
+}
+
+/// The codings the first byte of a decode input picks from.
+const CODINGS: [Coding; 4] = [Coding::Gzip, Coding::Deflate, Coding::Br, Coding::Zstd];
+
+/// The most a decode input is decoded to: a few fuzzer bytes can be a bomb of gigabytes.
+const DECODE_CAP: u64 = 4 << 20;
+
+/// `data` in coding `c`, by the crates' encoders (raw deflate for `Deflate` when `raw`).
+fn encode(c: Coding, data: &[u8], raw: bool) -> Vec<u8> {
+    use std::io::Write;
+    let level = flate2::Compression::fast();
+    let mut out = Vec::new();
+    match c {
+        Coding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(out, level);
+            e.write_all(data).unwrap();
+            out = e.finish().unwrap();
+        }
+        Coding::Deflate if raw => {
+            let mut e = flate2::write::DeflateEncoder::new(out, level);
+            e.write_all(data).unwrap();
+            out = e.finish().unwrap();
+        }
+        Coding::Deflate => {
+            let mut e = flate2::write::ZlibEncoder::new(out, level);
+            e.write_all(data).unwrap();
+            out = e.finish().unwrap();
+        }
+        Coding::Br => {
+            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 2, 16);
+            w.write_all(data).unwrap();
+            drop(w);
+        }
+        Coding::Zstd => out = zstd::stream::encode_all(data, 1).unwrap(),
+    }
+    out
+}
+
+/// Reads what `decoder` makes of `body`, up to [`DECODE_CAP`] bytes, a byte at a time from the
+/// body when `drip` (as a slow chunked body arrives).
+fn decode_all(codings: &[Coding], body: &[u8], drip: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    struct Drip<'a>(&'a [u8]);
+    impl Read for Drip<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let reader = if drip {
+        decoder(codings, Drip(body))
+    } else {
+        decoder(codings, body)
+    };
+    let mut out = Vec::new();
+    reader.take(DECODE_CAP).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The content-coding decoders on arbitrary bytes. The first byte picks one coding or two
+/// stacked (bits 0-4), whether the body arrives a byte at a time (bit 5), and whether the rest
+/// is a body to decode (bit 6 clear) or a plain text to encode with the crates' encoders and
+/// decode back (bit 6 set; bit 7: deflate raw rather than zlib-wrapped).
+///
+/// A body to decode decodes (never panics), or fails with a `DecodeError`: the body is a slice,
+/// so no other error can come from underneath. A round trip gives back the text exactly.
+pub(crate) fn check_decode(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let first = CODINGS[usize::from(pick & 3)];
+    let second = CODINGS[usize::from((pick >> 2) & 3)];
+    let codings: Vec<Coding> = if pick & 0x10 != 0 {
+        vec![first, second]
+    } else {
+        vec![first]
+    };
+    let drip = pick & 0x20 != 0;
+    if pick & 0x40 != 0 {
+        let raw = pick & 0x80 != 0;
+        let mut body = rest.to_vec();
+        for &c in &codings {
+            body = encode(c, &body, raw);
+        }
+        match decode_all(&codings, &body, drip) {
+            Ok(out) => assert!(out == rest, "{codings:?}: the round trip changed the text"),
+            Err(e) => panic!("{codings:?}: a round trip failed: {e}"),
+        }
+    } else if let Err(e) = decode_all(&codings, rest, drip) {
+        assert!(
+            decode_error(&e).is_some(),
+            "{codings:?}: not a decode error: {e}"
+        );
+    }
 }

@@ -33,8 +33,11 @@ use crate::client::{decode, Client, ClientConfig, Request};
 use crate::error::{Error, ErrorKind};
 use crate::wait::lock;
 use crate::Queue;
+use cookies::Cookies;
 use robots::{Robots, RobotsFile};
 
+/// `-b/--cookie` and `--cookie-jar`: one RFC 6265 cookie engine for the run.
+pub mod cookies;
 /// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
 pub mod robots;
 
@@ -169,7 +172,9 @@ pub struct FetchConfig {
     /// The largest body accepted (after decoding); larger is `body_too_large`.
     pub max_body: u64,
     /// Extra request headers, sent as given. One named like a header greenfetch sends itself
-    /// (`User-Agent`, `Accept`, ...) replaces it; one with an empty value removes it.
+    /// (`User-Agent`, `Accept`, ...) replaces it; one with an empty value removes it. With
+    /// `cookies`, a `Cookie` header joins the engine's in one line, after its cookies (RFC
+    /// 6265 5.4: one `Cookie` line a request), and an empty one sends no `Cookie` at all.
     pub headers: Vec<(String, String)>,
     /// The method (`None`: GET, POST when there is a body, HEAD with `head_only`).
     pub method: Option<String>,
@@ -201,6 +206,11 @@ pub struct FetchConfig {
     pub keep_body: bool,
     /// Obey robots.txt (`--robots`): a URL it disallows is not fetched (`robots`).
     pub robots: Option<Arc<Robots>>,
+    /// The run's cookie engine (`-b`, `--cookie-jar`; `None`: no cookies kept or sent but a
+    /// `-H Cookie`). Every answer's `Set-Cookie` headers, redirects' too, are stored for its
+    /// URL, and every request carries the `Cookie` header the engine gives for its URL
+    /// (robots.txt requests neither send nor keep cookies).
+    pub cookies: Option<Arc<Cookies>>,
 }
 
 impl Default for FetchConfig {
@@ -228,6 +238,7 @@ impl Default for FetchConfig {
             rate: None,
             keep_body: true,
             robots: None,
+            cookies: None,
         }
     }
 }
@@ -567,10 +578,16 @@ impl Fetcher {
                 h.push(("Content-Type".into(), ct.clone()));
             }
         }
+        if let Some(jar) = &self.cfg.cookies {
+            h.extend(self.cookie_header(jar, url, trusted));
+        }
         for (k, v) in &self.cfg.headers {
             let lower = k.to_ascii_lowercase();
             if v.is_empty() && OWN_HEADERS.contains(&lower.as_str()) {
                 continue; // `-H 'Accept:'` removes the header
+            }
+            if lower == "cookie" && self.cfg.cookies.is_some() {
+                continue; // in the engine's line
             }
             if !trusted && CREDENTIAL_HEADERS.contains(&lower.as_str()) {
                 continue;
@@ -578,6 +595,29 @@ impl Fetcher {
             h.push((k.clone(), v.clone()));
         }
         h
+    }
+
+    /// The `Cookie` header with the cookie engine on: one line, the engine's cookies for `url`
+    /// and the fixed `-b` pairs, then the values of `-H Cookie` headers (dropped, like every
+    /// credential, on a hop off the first origin unless trusted); `-H 'Cookie:'` sends none.
+    /// (curl 7.88 sends a `-H Cookie` as a second line, and drops `-b`'s pairs beside it.)
+    fn cookie_header(&self, jar: &Cookies, url: &Url, trusted: bool) -> Option<(String, String)> {
+        let given = self
+            .cfg
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"));
+        if given.clone().any(|(_, v)| v.is_empty()) {
+            return None;
+        }
+        let mut line = jar.header(url).unwrap_or_default();
+        for (_, v) in given.filter(|_| trusted) {
+            if !line.is_empty() {
+                line.push_str("; ");
+            }
+            line.push_str(v);
+        }
+        (!line.is_empty()).then(|| ("Cookie".to_owned(), line))
     }
 
     /// One attempt: the request and every redirect hop after it, under one deadline.
@@ -635,6 +675,10 @@ impl Fetcher {
                     return Attempt::failed(out, e);
                 }
             };
+            if let Some(jar) = &self.cfg.cookies {
+                let set = resp.headers.get_all("set-cookie");
+                jar.store(&current, set.iter().map(http::HeaderValue::as_bytes));
+            }
             if out.ttfb.is_none() {
                 out.ttfb = Some(t0.elapsed());
             }

@@ -5,7 +5,7 @@
 //! ran: the only time checks are lower bounds that the workload itself sets (a `/delay/20`
 //! request cannot take less than 20 ms).
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use greenfetch::server::fixture::FixtureServer;
 use quick_xml::events::Event;
@@ -14,22 +14,13 @@ use serde_json::Value;
 
 /// Runs `greenfetch bench ARGS`, no stdin; no panic may reach the user.
 fn bench(args: &[&str]) -> Output {
-    let out = crate::util::greenfetch()
-        .arg("bench")
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("the greenfetch binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "a panic reached the user: {stderr}"
-    );
-    out
+    crate::util::output(
+        crate::util::greenfetch()
+            .arg("bench")
+            .args(args)
+            .env("RUST_BACKTRACE", "0")
+            .env("NO_COLOR", "1"),
+    )
 }
 
 fn code(out: &Output) -> i32 {

@@ -449,3 +449,249 @@ fn robots_txt_is_fetched_once_per_origin_and_obeyed() {
         );
     }
 }
+
+/// Bodies in each content coding, made with the crates' encoders.
+mod coded {
+    use std::io::Write;
+
+    pub(super) fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    pub(super) fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    pub(super) fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    pub(super) fn br(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+            w.write_all(data).unwrap();
+        }
+        out
+    }
+
+    pub(super) fn zstd(data: &[u8]) -> Vec<u8> {
+        zstd::stream::encode_all(data, 3).unwrap()
+    }
+}
+
+/// A server that answers each path with its own status line, header lines and body.
+fn serve_paths(answers: Vec<(&'static str, Vec<String>, Vec<u8>)>) -> Scripted {
+    Scripted::start(move |req| {
+        let path = req.line().split(' ').nth(1).unwrap_or("");
+        match answers.iter().find(|(p, _, _)| *p == path) {
+            Some((_, headers, body)) => {
+                let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+                answer("200 OK", &refs, body)
+            }
+            None => answer("404 Not Found", &[], b""),
+        }
+    })
+}
+
+/// The jsonl records of fetching the server's `paths`, with `extra` options, and their URLs.
+fn fetch_paths(srv: &Scripted, paths: &[&str], extra: &[&str]) -> (Vec<Value>, Vec<String>) {
+    let urls: Vec<String> = paths.iter().map(|p| srv.url(p)).collect();
+    let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+    (jsonl(&refs, extra), urls)
+}
+
+/// `fetch -q URL...` with extra options first.
+fn fetch_raw(extra: &[&str], urls: &[String]) -> Output {
+    let mut args = vec!["fetch", "-q"];
+    args.extend(extra);
+    for u in urls {
+        args.extend(["-u", u.as_str()]);
+    }
+    run(&args)
+}
+
+fn ce(codings: &[&str]) -> Vec<String> {
+    codings
+        .iter()
+        .map(|c| format!("Content-Encoding: {c}"))
+        .collect()
+}
+
+#[test]
+fn every_content_coding_is_decoded_and_all_are_asked_for() {
+    use coded::*;
+    let text: Vec<u8> = b"<p>a page, compressed as servers send it</p>\n".repeat(500);
+    let answers = vec![
+        ("/gzip", ce(&["gzip"]), gzip(&text)),
+        ("/x-gzip", ce(&["x-gzip"]), gzip(&text)),
+        ("/deflate", ce(&["deflate"]), zlib(&text)),
+        ("/raw-deflate", ce(&["deflate"]), raw_deflate(&text)),
+        ("/br", ce(&["br"]), br(&text)),
+        ("/zstd", ce(&["zstd"]), zstd(&text)),
+        // gzip applied first, then br: undone br first.
+        ("/stacked", ce(&["gzip, br"]), br(&gzip(&text))),
+        (
+            "/lines",
+            ce(&["deflate", "identity", "zstd"]),
+            zstd(&zlib(&text)),
+        ),
+        // Content-Length: 0 with a coding, as some servers answer: empty, no error.
+        ("/empty", ce(&["gzip"]), Vec::new()),
+    ];
+    let paths: Vec<&str> = answers.iter().map(|a| a.0).collect();
+    let srv = serve_paths(answers);
+    let (r, urls) = fetch_paths(&srv, &paths, &[]);
+    for (rec, path) in r.iter().zip(&paths) {
+        assert!(rec["error"].is_null(), "{path}: {rec}");
+        let want = if *path == "/empty" { 0 } else { text.len() };
+        assert_eq!(rec["bytes"], want, "{path}: {rec}");
+    }
+    // The bodies themselves, in input order.
+    let out = fetch_raw(&[], &urls);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout == text.repeat(paths.len() - 1), "decoded bodies");
+    for seen in srv.seen() {
+        assert_eq!(
+            seen.header("accept-encoding").as_deref(),
+            Some("deflate, gzip, br, zstd")
+        );
+    }
+    // HEAD: a coded answer with no body is no error.
+    let out = run(&["fetch", "-q", "-I", "-u", &srv.url("/br")]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn raw_writes_the_bytes_as_sent_and_asks_for_no_coding() {
+    let body = coded::br(&b"brotli, kept as it came ".repeat(100));
+    let srv = serve_paths(vec![
+        ("/br", ce(&["br"]), body.clone()),
+        ("/unknown", ce(&["compress"]), b"LZW bytes".to_vec()),
+    ]);
+    let out = run(&[
+        "fetch",
+        "-q",
+        "--raw",
+        "-u",
+        &srv.url("/br"),
+        "-u",
+        &srv.url("/unknown"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut want = body;
+    want.extend_from_slice(b"LZW bytes");
+    assert!(out.stdout == want, "the bytes as sent");
+    assert!(srv
+        .seen()
+        .iter()
+        .all(|s| s.header("accept-encoding").is_none()));
+}
+
+#[test]
+fn an_unknown_or_broken_coding_is_a_decoding_error_never_the_encoded_bytes() {
+    use coded::*;
+    let text = b"0123456789abcdef".repeat(4_000);
+    let mut corrupt_br = b"not brotli: ".to_vec();
+    corrupt_br.extend(br(&text));
+    let zst = zstd(&text);
+    let cut_zstd = zst[..zst.len() - 5].to_vec();
+    let mut trailing = gzip(&text);
+    trailing.extend_from_slice(b"junk");
+    let answers = vec![
+        ("/compress", ce(&["compress"]), b"LZW bytes".to_vec()),
+        ("/corrupt-br", ce(&["br"]), corrupt_br),
+        ("/cut-zstd", ce(&["zstd"]), cut_zstd),
+        ("/trailing", ce(&["gzip"]), trailing),
+        (
+            "/six",
+            ce(&["gzip, gzip, gzip", "gzip, gzip, gzip"]),
+            gzip(b"x"),
+        ),
+        ("/wrong", ce(&["gzip"]), zstd(&text)),
+    ];
+    let paths: Vec<&str> = answers.iter().map(|a| a.0).collect();
+    let mut answers = answers;
+    answers.push(("/empty-compress", ce(&["compress"]), Vec::new()));
+    let srv = serve_paths(answers);
+    let (r, urls) = fetch_paths(&srv, &paths, &[]);
+    let messages: Vec<&str> = r
+        .iter()
+        .zip(&paths)
+        .map(|(rec, path)| {
+            assert_eq!(rec["error"]["kind"], "decoding", "{path}: {rec}");
+            rec["error"]["message"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(messages[0], "unknown content coding \"compress\"");
+    assert!(
+        messages[1].starts_with("the br body does not decode"),
+        "{}",
+        messages[1]
+    );
+    assert_eq!(
+        messages[2],
+        "the zstd body ends inside its compressed stream (cut short)"
+    );
+    assert!(messages[3].starts_with("the gzip body "), "{}", messages[3]);
+    assert_eq!(
+        messages[4],
+        "6 content codings stacked; greenfetch, like curl, undoes at most 5"
+    );
+    assert!(messages[5].starts_with("the gzip body "), "{}", messages[5]);
+    // As raw output: nothing on stdout, the errors on stderr, exit 1.
+    let out = fetch_raw(&["--retries", "0"], &urls);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no encoded bytes under a success");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches(": decoding: ").count(),
+        paths.len(),
+        "{stderr}"
+    );
+    // No body, nothing to decode: an unknown coding on an empty body or a HEAD answer is
+    // no error.
+    let (r, _) = fetch_paths(&srv, &["/empty-compress"], &[]);
+    assert!(r[0]["error"].is_null(), "{}", r[0]);
+    let out = fetch_raw(&["-I"], &urls[..1]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_bomb_in_any_coding_stops_at_max_body() {
+    use greenfetch::client::decode::Coding;
+    use greenfetch::server::fixture::bomb;
+    // 256 MiB of zeros each, from a few bytes to 1.6 MiB; 512 KiB of zeros under the cap.
+    let big = 256 << 20;
+    let srv = serve_paths(vec![
+        ("/gzip", ce(&["gzip"]), bomb(Coding::Gzip, big)),
+        ("/deflate", ce(&["deflate"]), bomb(Coding::Deflate, big)),
+        ("/br", ce(&["br"]), bomb(Coding::Br, big)),
+        ("/zstd", ce(&["zstd"]), bomb(Coding::Zstd, big)),
+        ("/small-br", ce(&["br"]), bomb(Coding::Br, 512 << 10)),
+        ("/small-zstd", ce(&["zstd"]), bomb(Coding::Zstd, 512 << 10)),
+    ]);
+    let paths = [
+        "/gzip",
+        "/deflate",
+        "/br",
+        "/zstd",
+        "/small-br",
+        "/small-zstd",
+    ];
+    let (r, _) = fetch_paths(&srv, &paths, &["--max-body", "1MiB"]);
+    for rec in &r[..4] {
+        assert_eq!(rec["error"]["kind"], "body_too_large", "{rec}");
+        assert_eq!(rec["error"]["message"], "body larger than 1048576 bytes");
+    }
+    for rec in &r[4..] {
+        assert!(rec["error"].is_null(), "{rec}");
+        assert_eq!(rec["bytes"], 512 << 10);
+    }
+}

@@ -78,6 +78,12 @@ fn common(srv: &Server, tls: std::net::SocketAddr) -> Vec<(Vec<u8>, Want)> {
         (u("/fault/headers"), Want::Kind(&["protocol"])), // 10,000 header lines
         (u("/fault/chunked"), Want::Kind(&["protocol"])), // a chunk size that is not hex
         (u("/fault/gzip/67108864"), Want::Kind(&["body_too_large"])), // 64 MiB from ~400 KiB
+        (
+            u("/fault/deflate/67108864"),
+            Want::Kind(&["body_too_large"]),
+        ), // the same, zlib
+        (u("/fault/br/1073741824"), Want::Kind(&["body_too_large"])), // 1 GiB from 809 B
+        (u("/fault/zstd/1073741824"), Want::Kind(&["body_too_large"])), // 1 GiB from 32 KiB
         (u("/status/500"), Want::Kind(&["http_status"])),
         (u("/status/503?retry-after=0"), Want::Kind(&["http_status"])),
         (b"http://127.0.0.1:1/".to_vec(), Want::Kind(&["connect"])),

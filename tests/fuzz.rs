@@ -3,7 +3,8 @@
 //! themselves run outside CI (`fuzz/README.md`).
 
 use crate::fuzz_checks::{
-    check_parse_line, check_proxy_answer, check_robots, check_serve_request, check_title,
+    check_decode, check_parse_line, check_proxy_answer, check_robots, check_serve_request,
+    check_title,
 };
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {
@@ -79,5 +80,19 @@ fn robots_regressions() {
         b"x\n\xff\xfe\x00garbage",
     ] {
         check_robots(input);
+    }
+}
+
+#[test]
+fn decode_regressions() {
+    replay("decode", check_decode);
+    // The check itself on a few inputs, so it runs in CI even before a regression exists:
+    // every coding and pair, bodies and round trips, whole and dripped.
+    for pick in 0..=255u8 {
+        check_decode(&[pick]);
+        check_decode(&[pick, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3]);
+        let mut text = vec![pick];
+        text.extend_from_slice(b"a text that goes there and back again, again and again");
+        check_decode(&text);
     }
 }

@@ -46,6 +46,7 @@ mod bench; // `greenfetch bench` end to end: table, JSON, SVG chart, open loop, 
 mod cli; // `greenfetch fetch` end to end: order, formats, bad lines, limits, faults, exit codes
 mod client; // the HTTP client against scripted servers: 304, big heads, credentials on redirects, methods and bodies, errors
 mod convenience; // listen, connect, serve, StopServe (eventlet tests/convenience_test.py)
+mod cookies; // -b/--cookie and --cookie-jar end to end: a login chain, hosts, paths, Secure, expiry, the jar in curl's format (read by curl too)
 mod disk; // outputs on a full disk (a tmpfs that fills up) and -o DIR under SIGKILL: nothing partial, exit 3, resume
 mod examples; // examples/echo_server, backdoor, client and dispatch, run as programs
 mod faults; // the fault matrix: every fixture fault, bad line and protocol mix-up in one fetch and one titles run

@@ -196,25 +196,33 @@ pub(crate) fn greenfetch() -> std::process::Command {
     cmd
 }
 
-/// Runs `greenfetch ARGS` hermetically ([`greenfetch`]) with the variables `env` set, stdin
-/// empty, and returns its output; a panic message on stderr fails the test.
-pub(crate) fn run_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+/// Runs `cmd` (a [`greenfetch`] command) with no stdin to its end, stdout and stderr
+/// captured; a panic that reached the user fails the test.
+pub(crate) fn output(cmd: &mut std::process::Command) -> std::process::Output {
     use std::process::Stdio;
-    let mut cmd = greenfetch();
-    cmd.args(args)
+    let out = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("the greenfetch binary runs");
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the greenfetch binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains("panicked"),
         "a panic reached the user: {stderr}"
     );
     out
+}
+
+/// Runs `greenfetch ARGS` hermetically ([`greenfetch`]) with the variables `env` set, stdin
+/// empty, and returns its output ([`output`]).
+pub(crate) fn run_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = greenfetch();
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    output(&mut cmd)
 }
 
 /// The JSON records of a jsonl output, one a line.

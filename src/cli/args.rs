@@ -128,6 +128,9 @@ pub(crate) struct BenchArgs {
     #[command(flatten)]
     pub(crate) request: RequestArgs,
 
+    #[command(flatten)]
+    pub(crate) cookies: CookieArgs,
+
     /// No progress bar.
     #[arg(short, long)]
     pub(crate) quiet: bool,
@@ -401,6 +404,25 @@ pub(crate) struct ProxyArgs {
     pub(crate) noproxy: Option<String>,
 }
 
+/// Cookies (`fetch`, `titles`, `bench`; `serve` fetches strangers' URLs and keeps none): off
+/// unless one of these is given, and then one RFC 6265 cookie engine serves the whole run,
+/// redirects included, so a login chain works.
+#[derive(Debug, Args)]
+pub(crate) struct CookieArgs {
+    /// Cookies, curl's way: `'NAME=VALUE; ...'` (with a `=`) is sent on every request of the
+    /// run, to every host; anything else is a FILE of cookies to start with (Netscape format,
+    /// as curl writes it, or `Set-Cookie:` lines); `''` starts with none. Any -b turns the
+    /// cookie engine on: cookies the servers set are kept and sent back (RFC 6265). Repeatable.
+    #[arg(short = 'b', long = "cookie", value_name = "DATA|FILE")]
+    pub(crate) cookie: Vec<String>,
+
+    /// Turn the cookie engine on, and when the run ends write every cookie it kept, session
+    /// cookies too, to FILE in the Netscape format that curl -b and greenfetch -b read (`-c`
+    /// is --concurrency). A -b FILE that names this file may not exist yet.
+    #[arg(long = "cookie-jar", value_name = "FILE")]
+    pub(crate) cookie_jar: Option<PathBuf>,
+}
+
 /// What each request sends (`fetch`, `bench`), the same for every URL of the run.
 #[derive(Debug, Args)]
 pub(crate) struct RequestArgs {
@@ -444,6 +466,9 @@ pub(crate) struct FetchArgs {
 
     #[command(flatten)]
     pub(crate) request: RequestArgs,
+
+    #[command(flatten)]
+    pub(crate) cookies: CookieArgs,
 
     /// POST JSON (`@FILE`: the file; several are concatenated): sets Content-Type and Accept
     /// to application/json.
@@ -529,6 +554,9 @@ pub(crate) struct TitlesArgs {
 
     #[command(flatten)]
     pub(crate) proxy: ProxyArgs,
+
+    #[command(flatten)]
+    pub(crate) cookies: CookieArgs,
 
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = TitlesFormat::Text)]

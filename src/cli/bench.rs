@@ -39,9 +39,10 @@ use serde::Serialize;
 use super::args::BenchArgs;
 use super::plot;
 use super::{
-    configure_hub, fetch_config, install_interrupt_handler, progress, usage_error,
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED,
+    configure_hub, cookie_engine, fetch_config, install_interrupt_handler, progress, save_jar,
+    usage_error, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED,
 };
+use greenfetch::fetch::cookies::Cookies;
 
 /// The delay of the default workload.
 const DEFAULT_DELAY_MS: u64 = 10;
@@ -351,6 +352,12 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     if let Err(e) = fetch_config(&a.net, a.proxies(), Some((&a.request, &[])), 1, None) {
         return usage_error(e);
     }
+    // One cookie engine for the whole sweep: every level starts from what -b gave and what
+    // the levels before it were sent.
+    let cookies = match cookie_engine(&a.cookies) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
     let target = a
         .target
         .as_deref()
@@ -447,6 +454,7 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
             rate,
             base: base.clone(),
             workload: workload.clone(),
+            cookies: cookies.clone(),
         };
         match run.run(&a) {
             Ok(Some(level)) => levels.push(level),
@@ -461,6 +469,7 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
         }
     }
     drop(server);
+    let saved = save_jar(&a.cookies, cookies.as_deref());
 
     let heading = heading(&settings, &workload);
     let table = render(&heading, &levels);
@@ -524,7 +533,7 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     }
     if interrupted {
         EXIT_INTERRUPTED
-    } else if levels.iter().any(|l| l.error_count() > 0) {
+    } else if !saved || levels.iter().any(|l| l.error_count() > 0) {
         EXIT_SOME_FAILED
     } else {
         EXIT_OK
@@ -556,6 +565,7 @@ struct LevelRun {
     rate: Option<f64>,
     base: Arc<str>,
     workload: Arc<Workload>,
+    cookies: Option<Arc<Cookies>>,
 }
 
 impl LevelRun {
@@ -567,15 +577,12 @@ impl LevelRun {
             rate,
             base,
             workload,
+            cookies,
         } = self;
         let mut level = Level::new(c, n)?;
-        let fetcher = Arc::new(Fetcher::new(fetch_config(
-            &a.net,
-            a.proxies(),
-            Some((&a.request, &[])),
-            c,
-            None,
-        )?));
+        let mut cfg = fetch_config(&a.net, a.proxies(), Some((&a.request, &[])), c, None)?;
+        cfg.cookies = cookies;
+        let fetcher = Arc::new(Fetcher::new(cfg));
         let pool = GreenPool::new(c);
         let pb = progress::level_bar(a.quiet, n, &format!("c={c}"));
         let feeds = *workload == Workload::Feeds;

@@ -26,9 +26,10 @@ use greenfetch::green::ureq::GreenResolver;
 use greenfetch::{hub, GreenPool, WaitError};
 
 use args::{
-    Cli, Command, FetchArgs, InputArgs, NetArgs, PoolArgs, ProxyArgs, RequestArgs, RunArgs,
-    ServeArgs, TitlesArgs,
+    Cli, Command, CookieArgs, FetchArgs, InputArgs, NetArgs, PoolArgs, ProxyArgs, RequestArgs,
+    RunArgs, ServeArgs, TitlesArgs,
 };
+use greenfetch::fetch::cookies::Cookies;
 use greenfetch::titles::{title_with, TitleOptions, Titled};
 use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
@@ -333,6 +334,81 @@ fn pinned_resolver(pins: &[args::ResolveArg]) -> GreenResolver {
     })
 }
 
+/// The run's cookie engine from `-b` and `--cookie-jar`: `None` when neither is given. A
+/// cookie file that cannot be read, or has a line that is not a cookie, is an error naming the
+/// file (and the line): nothing has been fetched yet.
+fn cookie_engine(a: &CookieArgs) -> Result<Option<Arc<Cookies>>, String> {
+    if a.cookie.is_empty() && a.cookie_jar.is_none() {
+        return Ok(None);
+    }
+    let mut jar = Cookies::new();
+    let mut files = Vec::new();
+    for arg in &a.cookie {
+        if arg.contains('=') {
+            jar.add_pairs(arg).map_err(|e| format!("-b: {e}"))?;
+        } else if arg == "-" {
+            return Err("-b -: stdin holds the URLs; put the cookies in a file".to_owned());
+        } else if !arg.is_empty() {
+            files.push(std::path::PathBuf::from(arg));
+        }
+    }
+    if let Some(out) = &a.cookie_jar {
+        if out.as_os_str().is_empty() || out.is_dir() {
+            return Err(format!("--cookie-jar {:?}: not a file name", out.display()));
+        }
+        let dir = match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(format!(
+                "--cookie-jar {}: no directory {} to write it in",
+                out.display(),
+                dir.display()
+            ));
+        }
+    }
+    for path in files {
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            // `-b jar --cookie-jar jar`: the first run has no jar yet.
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && a.cookie_jar.as_deref() == Some(path.as_path()) =>
+            {
+                continue
+            }
+            Err(e) => return Err(format!("-b {}: {e}", path.display())),
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            format!("-b {}: line {line}: not UTF-8 text", path.display())
+        })?;
+        jar.load(text)
+            .map_err(|e| format!("-b {}: {e}", path.display()))?;
+    }
+    Ok(Some(Arc::new(jar)))
+}
+
+/// Writes the cookie jar at the end of a run, if `--cookie-jar` asked for one; says why not
+/// on stderr and returns false when it cannot.
+fn save_jar(a: &CookieArgs, jar: Option<&Cookies>) -> bool {
+    match (&a.cookie_jar, jar) {
+        (Some(path), Some(jar)) => match jar.save(path) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("greenfetch: --cookie-jar {}: {e}", path.display());
+                false
+            }
+        },
+        _ => true,
+    }
+}
+
 /// Configures the hub: `--workers`, else one worker thread per CPU plus one.
 ///
 /// The extra worker: a worker's green threads wait while the OS runs something else on its core
@@ -358,7 +434,12 @@ fn fetch(a: FetchArgs) -> u8 {
     run_job(
         a.input,
         &a.pool,
-        (&a.net, &a.proxy, Some((&a.request, a.json.as_slice()))),
+        FetchOptions {
+            net: &a.net,
+            proxy: &a.proxy,
+            request: Some((&a.request, a.json.as_slice())),
+            cookies: &a.cookies,
+        },
         &a.run,
         |_cfg| {
             move |fetcher: &Fetcher, inp: &input::Input| Outcome {
@@ -391,7 +472,12 @@ fn titles(a: TitlesArgs) -> u8 {
     run_job(
         a.input,
         &a.pool,
-        (&a.net, &a.proxy, None),
+        FetchOptions {
+            net: &a.net,
+            proxy: &a.proxy,
+            request: None,
+            cookies: &a.cookies,
+        },
         &a.run,
         |cfg| {
             // A title needs the body; the cap keeps a stray video from filling memory.
@@ -452,6 +538,15 @@ impl JobOutcome for TitleOutcome {
     }
 }
 
+/// The options of a `fetch` or `titles` run that say how each URL is fetched.
+struct FetchOptions<'a> {
+    net: &'a NetArgs,
+    proxy: &'a ProxyArgs,
+    /// What each request sends; `None` for `titles`, whose requests are plain GETs.
+    request: Option<(&'a RequestArgs, &'a [String])>,
+    cookies: &'a CookieArgs,
+}
+
 /// Runs one input list through a pool of green threads, each input through `task`, and hands
 /// the outcomes to `write` in input order (or completion order with `--unordered`), then to
 /// the journal if there is one.
@@ -460,7 +555,12 @@ impl JobOutcome for TitleOutcome {
 fn run_job<O, T, M>(
     input_args: InputArgs,
     pool_args: &PoolArgs,
-    (net, proxy, request): (&NetArgs, &ProxyArgs, Option<(&RequestArgs, &[String])>),
+    FetchOptions {
+        net,
+        proxy,
+        request,
+        cookies: cookie_args,
+    }: FetchOptions<'_>,
     run: &RunArgs,
     make_task: M,
     stdout_is_terminal: bool,
@@ -487,6 +587,11 @@ where
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
+    cfg.cookies = match cookie_engine(cookie_args) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let jar = cfg.cookies.clone();
     let task = make_task(&mut cfg);
     let mut select = input::Select {
         shard: input_args.shard,
@@ -623,8 +728,11 @@ where
         }
     };
     pb.finish_and_clear();
+    // The jar is written however the run ended (curl writes it at exit too).
+    let saved = save_jar(cookie_args, jar.as_deref());
     match result {
-        Err(e) if output::is_broken_pipe(&e) => EXIT_OK,
+        Err(e) if output::is_broken_pipe(&e) && saved => EXIT_OK,
+        Err(e) if output::is_broken_pipe(&e) => EXIT_SOME_FAILED,
         Err(e) => {
             eprintln!("greenfetch: stopped: {e}");
             if let Some(path) = &run.journal {
@@ -637,7 +745,7 @@ where
             EXIT_OUTPUT
         }
         Ok(true) => EXIT_INTERRUPTED,
-        Ok(false) if failed > 0 => EXIT_SOME_FAILED,
+        Ok(false) if failed > 0 || !saved => EXIT_SOME_FAILED,
         Ok(false) => EXIT_OK,
     }
 }

@@ -228,19 +228,19 @@ impl Response {
     ///
     /// See the [module example](self) for a request.
     pub fn read_body(self, limit: u64, decode: bool) -> Result<Body, Error> {
-        let codings = if decode {
-            self.headers
+        let parsed = if decode {
+            // A value that is not text names no coding greenfetch knows: lossy keeps it an
+            // unknown coding rather than no coding.
+            let values: Vec<String> = self
+                .headers
                 .get_all("content-encoding")
                 .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect::<Vec<_>>()
-                .join(",")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            decode::codings(values.iter().map(String::as_str))
         } else {
-            String::new()
+            Ok(Vec::new())
         };
-        let identity = codings
-            .split(',')
-            .all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"));
         let hint = self
             .header("content-length")
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -251,13 +251,33 @@ impl Response {
             pool,
             ..
         } = self;
+        let codings = match parsed {
+            Ok(c) => c,
+            Err(e) => {
+                // Codings greenfetch cannot undo matter only when there is a body to undo
+                // them on: an empty one (a HEAD answer, a 204) is empty whatever they are.
+                let mut probe = [0u8; 1];
+                return match body.read(&mut probe) {
+                    Ok(0) => {
+                        if keep_alive && body.done {
+                            pool.checkin(body.conn);
+                        }
+                        Ok(Body::default())
+                    }
+                    Ok(_) => Err(Error::new(ErrorKind::Decoding, e.to_string())),
+                    Err(io) => Err(body_error(&io)),
+                };
+            }
+        };
+        let identity = codings.is_empty();
         let mut bytes = Vec::with_capacity(if identity { hint } else { 0 });
+        // The cap counts decoded bytes: a decoder stops being read one byte past it.
         let read = if identity {
             (&mut body).take(limit + 1).read_to_end(&mut bytes)
         } else {
-            let reader = decode::decoder(&codings, Box::new(&mut body))
-                .map_err(|e| Error::new(ErrorKind::Decoding, e.to_string()))?;
-            reader.take(limit + 1).read_to_end(&mut bytes)
+            decode::decoder(&codings, &mut body)
+                .take(limit + 1)
+                .read_to_end(&mut bytes)
         };
         if let Err(e) = read {
             return Err(body_error(&e));
@@ -268,16 +288,8 @@ impl Response {
                 format!("body larger than {limit} bytes"),
             ));
         }
-        if !identity && !body.done {
-            // The decoder stopped at its end marker: what follows must be nothing.
-            let mut rest = [0u8; 1];
-            if matches!(body.read(&mut rest), Ok(n) if n > 0) {
-                return Err(Error::new(
-                    ErrorKind::Decoding,
-                    "bytes after the end of the compressed body",
-                ));
-            }
-        }
+        // A decoder that reached its end has read the body to its end (bytes after a
+        // compressed stream are its error), so the connection can carry another request.
         if keep_alive && body.done {
             pool.checkin(body.conn);
         }

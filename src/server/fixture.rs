@@ -31,6 +31,9 @@
 //! | `/fault/headers` | `200` with 20,000 header lines (`X-Filler-{i}`, about 430 KB: past curl's 300 KiB), then `ok\n` |
 //! | `/fault/chunked` | `200`, chunked, a valid chunk then a chunk size that is not hexadecimal; then a close |
 //! | `/fault/gzip/{n}` | `Content-Encoding: gzip`: a small body (about n/160 bytes) that inflates to `n` ≤ 1 GiB zero bytes: a gzip bomb for any `n` past the client's cap |
+//! | `/fault/deflate/{n}` | the same in `deflate` (zlib-wrapped) |
+//! | `/fault/br/{n}` | the same in `br`, about 13 bytes per 16 MiB |
+//! | `/fault/zstd/{n}` | the same in `zstd`, 4 bytes per 128 KiB |
 //! | `/fault/endless` | `200`, chunked, 16 KiB chunks forever (close-delimited for HTTP/1.0) until the client goes away or the server stops |
 //! | `/stats` | `{"hits":H,"connections":C,"open_connections":O}` (this request included), `application/json` |
 //!
@@ -81,6 +84,7 @@ use std::time::Duration;
 use may::net::TcpStream;
 
 use super::{reason, Fmt, Server, ServerState};
+use crate::client::decode::Coding;
 
 /// Largest `/bytes` and `/slow` body.
 const MAX_BYTES: u64 = 1 << 30;
@@ -575,15 +579,17 @@ impl Conn<'_> {
                 "chunked" => self.bad_chunked(req)?,
                 _ => self.not_found(req, route),
             },
-            (Some("fault"), Some("gzip"), Some(n), None) => match num(n) {
-                Some(n) if n <= MAX_BYTES => self.gzip(req, n),
-                _ => self.text(
-                    req,
-                    400,
-                    none,
-                    format_args!("bad request: n must be an integer <= 1 GiB\n"),
-                ),
-            },
+            (Some("fault"), Some(coding @ ("gzip" | "deflate" | "br" | "zstd")), Some(n), None) => {
+                match num(n) {
+                    Some(n) if n <= MAX_BYTES => self.bomb(req, coding, n),
+                    _ => self.text(
+                        req,
+                        400,
+                        none,
+                        format_args!("bad request: n must be an integer <= 1 GiB\n"),
+                    ),
+                }
+            }
             (Some("stats"), None, None, None) => {
                 use std::sync::atomic::Ordering::Relaxed;
                 let (hits, conns, open) = (
@@ -908,14 +914,17 @@ impl Conn<'_> {
         Ok(Flow::Close)
     }
 
-    /// `Content-Encoding: gzip`: a small body that inflates to `n` zero bytes.
-    fn gzip(&mut self, req: &Request, n: u64) -> Flow {
-        let body = gzip_zeros(n);
+    /// `Content-Encoding: {coding}`: a small body that decodes to `n` zero bytes.
+    fn bomb(&mut self, req: &Request, coding: &str, n: u64) -> Flow {
+        let Some(c) = Coding::parse(coding) else {
+            return self.not_found(req, coding);
+        };
+        let body = bomb(c, n);
         self.body(
             req,
             200,
             "application/octet-stream",
-            format_args!("Content-Encoding: gzip\r\n"),
+            format_args!("Content-Encoding: {}\r\n", c.name()),
             &body,
         )
     }
@@ -959,43 +968,97 @@ impl Conn<'_> {
     }
 }
 
-/// A gzip member of `n` zero bytes, written by hand: one fixed-Huffman deflate block of a
-/// literal zero and then back-references of 258 bytes at distance 1 (13 bits each, so about
-/// 160 to 1), without a compressor's state on the connection's small coroutine stack.
-fn gzip_zeros(n: u64) -> Vec<u8> {
-    struct Bits {
-        out: Vec<u8>,
-        acc: u32,
-        len: u32,
+/// `n` zero bytes in content coding `c`, written by hand from the formats' definitions (no
+/// compressor runs, so a large `n` costs the server next to nothing but the gzip and zlib
+/// checksums; the connection's small coroutine stack holds no compressor state). What the
+/// fixture server's `/fault/{coding}/{n}` bombs send:
+///
+/// - gzip (RFC 1952) and deflate (zlib-wrapped, RFC 1950): one fixed-Huffman deflate block of a
+///   literal zero and then back-references of 258 bytes at distance 1, 13 bits each: about
+///   160 to 1.
+/// - br (RFC 7932): a 64 KiB window, then meta-blocks of up to 16 MiB, each one command (four
+///   literal zeros and a copy of the rest at distance 4) under one-symbol prefix codes: about
+///   13 bytes for 16 MiB.
+/// - zstd (RFC 8878): a 128 KiB window and RLE blocks of 128 KiB of zeros, 4 bytes each.
+///
+/// ```
+/// use std::io::Read;
+/// use greenfetch::client::decode::{decoder, Coding};
+/// use greenfetch::server::fixture::bomb;
+///
+/// for c in [Coding::Gzip, Coding::Deflate, Coding::Br, Coding::Zstd] {
+///     let body = bomb(c, 20 << 20);
+///     assert!(body.len() < 200 << 10);
+///     let mut out = Vec::new();
+///     decoder(&[c], &body[..]).read_to_end(&mut out)?;
+///     assert_eq!(out.len(), 20 << 20);
+///     assert!(out.iter().all(|b| *b == 0));
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn bomb(c: Coding, n: u64) -> Vec<u8> {
+    match c {
+        Coding::Gzip => gzip_zeros(n),
+        Coding::Deflate => zlib_zeros(n),
+        Coding::Br => br_zeros(n),
+        Coding::Zstd => zstd_zeros(n),
     }
-    impl Bits {
-        /// Appends the `len` low bits of `code`, most significant first (Huffman order).
-        fn code(&mut self, code: u32, len: u32) {
-            for i in (0..len).rev() {
-                self.bit((code >> i) & 1);
-            }
-        }
-        fn bit(&mut self, b: u32) {
-            self.acc |= b << self.len;
-            self.len += 1;
-            if self.len == 8 {
-                self.out.push(self.acc as u8);
-                self.acc = 0;
-                self.len = 0;
-            }
+}
+
+/// A bit writer: bytes filled from their least significant bit, as deflate and brotli pack.
+struct Bits {
+    out: Vec<u8>,
+    acc: u32,
+    len: u32,
+}
+
+impl Bits {
+    fn new(capacity: usize) -> Self {
+        Bits {
+            out: Vec::with_capacity(capacity),
+            acc: 0,
+            len: 0,
         }
     }
-    let mut w = Bits {
-        out: Vec::with_capacity((n / 150) as usize + 32),
-        acc: 0,
-        len: 0,
-    };
-    // The gzip header: magic, deflate, no flags, no time, no extra flags, unknown OS.
-    w.out
-        .extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+
+    /// Appends the `len` low bits of `code`, most significant first (deflate's Huffman codes).
+    fn code(&mut self, code: u32, len: u32) {
+        for i in (0..len).rev() {
+            self.bit((code >> i) & 1);
+        }
+    }
+
+    /// Appends the `len` low bits of `value`, least significant first (every other field).
+    fn value(&mut self, value: u64, len: u32) {
+        for i in 0..len {
+            self.bit(((value >> i) & 1) as u32);
+        }
+    }
+
+    fn bit(&mut self, b: u32) {
+        self.acc |= b << self.len;
+        self.len += 1;
+        if self.len == 8 {
+            self.out.push(self.acc as u8);
+            self.acc = 0;
+            self.len = 0;
+        }
+    }
+
+    /// Pads the last byte with zero bits.
+    fn align(&mut self) {
+        if self.len > 0 {
+            self.out.push(self.acc as u8);
+            self.acc = 0;
+            self.len = 0;
+        }
+    }
+}
+
+/// One fixed-Huffman deflate block of `n` zero bytes after whatever `w` holds.
+fn deflate_zeros(w: &mut Bits, n: u64) {
     w.bit(1); // BFINAL
-    w.bit(1); // BTYPE = 01 (fixed Huffman), low bit first
-    w.bit(0);
+    w.value(1, 2); // BTYPE = 01, fixed Huffman
     let mut left = n;
     if left > 0 {
         w.code(0x30, 8); // literal 0
@@ -1010,9 +1073,16 @@ fn gzip_zeros(n: u64) -> Vec<u8> {
         w.code(0x30, 8);
     }
     w.code(0, 7); // end of block (256)
-    if w.len > 0 {
-        w.out.push(w.acc as u8);
-    }
+    w.align();
+}
+
+/// A gzip member of `n` zero bytes.
+fn gzip_zeros(n: u64) -> Vec<u8> {
+    let mut w = Bits::new((n / 150) as usize + 32);
+    // The gzip header: magic, deflate, no flags, no time, no extra flags, unknown OS.
+    w.out
+        .extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    deflate_zeros(&mut w, n);
     let mut crc = crc32fast::Hasher::new();
     let zeros = [0u8; 64 * 1024];
     let mut left = n;
@@ -1024,4 +1094,156 @@ fn gzip_zeros(n: u64) -> Vec<u8> {
     w.out.extend_from_slice(&crc.finalize().to_le_bytes());
     w.out.extend_from_slice(&(n as u32).to_le_bytes());
     w.out
+}
+
+/// A zlib stream of `n` zero bytes.
+fn zlib_zeros(n: u64) -> Vec<u8> {
+    let mut w = Bits::new((n / 150) as usize + 32);
+    // Deflate with a 32 KiB window, no dictionary; 0x7801 is a multiple of 31.
+    w.out.extend_from_slice(&[0x78, 0x01]);
+    deflate_zeros(&mut w, n);
+    // Adler-32 of zeros: the byte sum stays 1, and the sum of sums grows by 1 a byte.
+    let adler = ((n % 65_521) << 16) | 1;
+    w.out.extend_from_slice(&(adler as u32).to_be_bytes());
+    w.out
+}
+
+/// A brotli stream of `n` zero bytes.
+fn br_zeros(n: u64) -> Vec<u8> {
+    /// The largest meta-block.
+    const MAX_MLEN: u64 = 1 << 24;
+    /// The shortest copy of copy length code 23, whose 24 extra bits reach past `MAX_MLEN`.
+    const COPY_BASE: u64 = 2118;
+    let mut w = Bits::new((n / MAX_MLEN) as usize * 16 + 64);
+    w.bit(0); // WBITS = 16: a 64 KiB window
+    let mut left = n;
+    while left > 0 {
+        let mlen = left.min(MAX_MLEN);
+        left -= mlen;
+        w.bit(0); // ISLAST
+                  // MNIBBLES: 4, 5 or 6 nibbles of MLEN - 1, the fewest that hold it.
+        let nibbles = match mlen - 1 {
+            0..=0xffff => 4,
+            0x1_0000..=0xf_ffff => 5,
+            _ => 6,
+        };
+        w.value(nibbles - 4, 2);
+        w.value(mlen - 1, nibbles as u32 * 4);
+        if mlen < 4 + COPY_BASE {
+            // Too short for the one command: stored as it is.
+            w.bit(1); // ISUNCOMPRESSED
+            w.align();
+            w.out.resize(w.out.len() + mlen as usize, 0);
+            continue;
+        }
+        w.bit(0); // ISUNCOMPRESSED
+        w.value(0, 3); // one block type each for literals, commands and distances
+        w.value(0, 2); // NPOSTFIX
+        w.value(0, 4); // NDIRECT
+        w.value(0, 2); // the literal context mode (any: one prefix code)
+        w.value(0, 2); // NTREESL = 1, NTREESD = 1
+                       // Three simple prefix codes of one symbol each, so every symbol takes no bits:
+                       // literal 0; insert-and-copy 423 (insert code 4: 4 literals; copy code 23; an
+                       // explicit distance); distance code 0 (the last distance, 4 at the start).
+        for (symbol, alphabet_bits) in [(0, 8), (423, 10), (0, 6)] {
+            w.value(1, 2); // a simple prefix code
+            w.value(0, 2); // of one symbol
+            w.value(symbol, alphabet_bits);
+        }
+        // The command: the copy length's 24 extra bits; the literals and the distance take
+        // none.
+        w.value(mlen - 4 - COPY_BASE, 24);
+    }
+    w.value(0b11, 2); // ISLAST, ISLASTEMPTY
+    w.align();
+    w.out
+}
+
+/// A zstd frame of `n` zero bytes.
+fn zstd_zeros(n: u64) -> Vec<u8> {
+    /// The largest block with a 128 KiB window.
+    const BLOCK: u64 = 128 * 1024;
+    let mut out = Vec::with_capacity((n / BLOCK) as usize * 4 + 16);
+    out.extend_from_slice(&0xfd2f_b528u32.to_le_bytes());
+    out.push(0); // no content size, no checksum, no dictionary: a window descriptor follows
+    out.push(7 << 3); // window 2^(10+7) = 128 KiB
+    let mut left = n;
+    loop {
+        let size = left.min(BLOCK);
+        left -= size;
+        let last = u32::from(left == 0);
+        // Block header: last flag, type (1: RLE, or 0: an empty raw block), size.
+        let kind = u32::from(size > 0);
+        let header = last | kind << 1 | (size as u32) << 3;
+        out.extend_from_slice(&header.to_le_bytes()[..3]);
+        if size > 0 {
+            out.push(0);
+        }
+        if left == 0 {
+            return out;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::decode::decoder;
+
+    /// Decodes `body` and returns how many bytes came out, all of which must be zero.
+    fn zeros_in(c: Coding, body: &[u8]) -> u64 {
+        let mut r = decoder(&[c], body);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return total,
+                Ok(k) => {
+                    assert!(buf[..k].iter().all(|b| *b == 0), "{c:?}: a non-zero byte");
+                    total += k as u64;
+                }
+                Err(e) => panic!("{c:?}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_bomb_decodes_to_exactly_n_zeros_at_every_boundary() {
+        let sizes = [
+            0,
+            1,
+            257,
+            258,
+            259,
+            2_121,
+            2_122,
+            2_123,
+            65_536,
+            65_537,
+            128 * 1024,
+            128 * 1024 + 1,
+            1 << 20,
+            (1 << 20) + 1,
+            1 << 24,
+            (1 << 24) + 1,
+            (1 << 24) + 2_121,
+            (2 << 24) + 3_000,
+        ];
+        for c in [Coding::Gzip, Coding::Deflate, Coding::Br, Coding::Zstd] {
+            for n in sizes {
+                assert_eq!(zeros_in(c, &bomb(c, n)), n, "{c:?} {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn bombs_are_small() {
+        let n = 1u64 << 30;
+        assert!(bomb(Coding::Br, n).len() < 1_000);
+        assert!(bomb(Coding::Zstd, n).len() < 40 * 1024);
+        for c in [Coding::Gzip, Coding::Deflate] {
+            let len = bomb(c, 64 << 20).len() as u64;
+            assert!(len < (64 << 20) / 150, "{c:?}: {len}");
+        }
+    }
 }
