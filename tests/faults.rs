@@ -173,6 +173,15 @@ fn fetch_fault_matrix() {
     lines.push((srv.url("/fault/gzip/100000").into_bytes(), Want::Ok)); // gzip under the cap
     lines.push((srv.url("/redirect/3").into_bytes(), Want::Ok));
     lines.push((srv.url("/feed/atom/z").into_bytes(), Want::Ok));
+    // A body longer than its Content-Length: the 10 bytes are the answer, and the connection,
+    // with the rest in the way, is not used again (the requests after it still succeed).
+    lines.push((srv.url("/fault/lie").into_bytes(), Want::Ok));
+    for i in 0..4 {
+        lines.push((
+            srv.url(&format!("/bytes/{}", 20 + i)).into_bytes(),
+            Want::Ok,
+        ));
+    }
     let (out, took) = run("fetch", &args(&[]), &to_input(&lines));
     check("fetch", &lines, &out, took);
     let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
@@ -180,8 +189,12 @@ fn fetch_fault_matrix() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let n = lines.len();
-    assert_eq!(recs[n - 3]["bytes"], 100_000, "the gzip body is inflated");
-    assert_eq!(recs[n - 4]["bytes"], 2000, "the slow body arrives whole");
+    assert_eq!(recs[n - 8]["bytes"], 100_000, "the gzip body is inflated");
+    assert_eq!(recs[n - 9]["bytes"], 2000, "the slow body arrives whole");
+    assert_eq!(recs[n - 5]["bytes"], 10, "a lying length is believed");
+    for (i, rec) in recs[n - 4..].iter().enumerate() {
+        assert_eq!(rec["bytes"], 20 + i as u64, "{rec}");
+    }
 }
 
 #[test]

@@ -26,6 +26,7 @@
 //! | `/slow/{bytes}/{ms}` | the full `Content-Length` at once, then the pattern dripped in chunks (at most one per 10 ms) over `ms` |
 //! | `/fault/reset` | no response: the socket is closed with `SO_LINGER` 0, so the client gets a reset |
 //! | `/fault/truncate` | `Content-Length: 1000`, 100 bytes, then a clean close |
+//! | `/fault/lie` | `Content-Length: 10`, then 1,000 bytes, and the connection kept open: a client that reuses it reads the rest as the next answer unless it sees it is not clean |
 //! | `/fault/loop` | `302` to `/fault/loop` |
 //! | `/fault/hang` | no response; the connection stays open, parked at no CPU cost, until the client closes it or the server stops |
 //! | `/fault/headers` | `200` with 20,000 header lines (`X-Filler-{i}`, about 430 KB: past curl's 300 KiB), then `ok\n` |
@@ -563,6 +564,7 @@ impl Conn<'_> {
             (Some("fault"), Some(which), None, None) => match which {
                 "reset" => self.reset()?,
                 "truncate" => self.truncate(req)?,
+                "lie" => self.lie(req),
                 "loop" => self.text(
                     req,
                     302,
@@ -882,6 +884,21 @@ impl Conn<'_> {
             self.out.extend_from_slice(pattern_at(0, 100));
         }
         Ok(Flow::Close)
+    }
+
+    /// `Content-Length: 10`, then 1,000 bytes, and the connection kept open: the 990 the
+    /// length does not cover are in the way of whatever the client sends next on it.
+    fn lie(&mut self, req: &Request) -> Flow {
+        self.start_head(req.keep_alive, req.version, 200, "application/octet-stream");
+        self.end_head(Some(10));
+        if !req.head_only {
+            self.out.extend_from_slice(pattern_at(0, 1000));
+        }
+        if req.keep_alive {
+            Flow::KeepAlive
+        } else {
+            Flow::Close
+        }
     }
 
     /// A 200 with 10,000 header lines before its small body.
