@@ -374,3 +374,36 @@ pub(crate) fn check_decode(data: &[u8]) {
         );
     }
 }
+
+/// The cookie engine on arbitrary bytes: the input is split at its first NUL into a cookie
+/// file (Netscape format or `Set-Cookie:` lines, as `-b FILE` reads it) and `Set-Cookie`
+/// header values (one a line) stored for a URL. Loading either returns (never panics); the
+/// `Cookie` header for the URL has no line break; the jar written (`--cookie-jar`) loads back
+/// into the same cookies, and writing it again gives the same file.
+pub(crate) fn check_cookies(data: &[u8]) {
+    use greenfetch::fetch::cookies::Cookies;
+    let (file, headers) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    let url = url::Url::parse("http://127.0.0.1:8080/a/b").unwrap();
+    let jar = Cookies::new();
+    let _ = jar.load(&String::from_utf8_lossy(file));
+    jar.store(&url, headers.split(|&b| b == b'\n'));
+    if let Some(h) = jar.header(&url) {
+        assert!(!h.contains('\n') && !h.contains('\r'), "{h:?}");
+    }
+    let text = jar.to_netscape();
+    let again = Cookies::new();
+    let loaded = again.load(&text);
+    assert!(
+        loaded.is_ok(),
+        "the written jar does not load: {loaded:?}\n{text}"
+    );
+    assert_eq!(
+        again.to_netscape(),
+        text,
+        "a jar read back and written again changed"
+    );
+    assert_eq!(again.header(&url), jar.header(&url));
+}

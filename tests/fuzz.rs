@@ -3,8 +3,8 @@
 //! themselves run outside CI (`fuzz/README.md`).
 
 use crate::fuzz_checks::{
-    check_decode, check_parse_line, check_proxy_answer, check_robots, check_serve_request,
-    check_title,
+    check_cookies, check_decode, check_parse_line, check_proxy_answer, check_robots,
+    check_serve_request, check_title,
 };
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {
@@ -94,5 +94,18 @@ fn decode_regressions() {
         let mut text = vec![pick];
         text.extend_from_slice(b"a text that goes there and back again, again and again");
         check_decode(&text);
+    }
+}
+
+#[test]
+fn cookies_regressions() {
+    replay("cookies", check_cookies);
+    for input in [
+        &b"# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\ta\tb\n\0c=d; Path=/a"[..],
+        b"#HttpOnly_.127.0.0.1\tTRUE\t/a\tTRUE\t99999999999\tx\ty\n",
+        b"Set-Cookie: s=1; Max-Age=60\n\0t=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT\nbad",
+        b"\t\t\t\t\t\t\n\0=; ;;\n\xff\xfe",
+    ] {
+        check_cookies(input);
     }
 }
