@@ -19,6 +19,7 @@
 //! | an `Expect` other than `100-continue` | `417`, closed |
 //! | a head and body that take longer than [`HttpConfig::client_timeout`] to arrive | `408`, closed |
 //! | a connection idle for [`HttpConfig::idle_timeout`] before (or between) requests | closed quietly |
+//! | a request cut short: the client ends its side inside a head or a body | `400` (it can still read after a half-close), closed |
 //! | a response it does not read within `client_timeout` | closed |
 //! | more than [`HttpConfig::max_connections_per_client`] connections from one IP address | `503`, closed |
 //! | a connection beyond [`HttpConfig::max_connections`] | the connection that has waited longest for its client (idle, or in a slow request) is closed to make room; if every connection is busy serving a request, `503` with `Retry-After: 1`, closed |
@@ -1011,6 +1012,19 @@ impl Conn<'_> {
                 ReadEnd::Data(_) => {
                     started.get_or_insert_with(Instant::now);
                 }
+                // A client that ends its side inside a head still gets an answer (it can read
+                // after a half-close); one that sent nothing, or only blank lines, does not.
+                ReadEnd::Eof
+                    if self.buf[self.start..self.end]
+                        .iter()
+                        .any(|b| !matches!(b, b'\r' | b'\n')) =>
+                {
+                    return Incoming::Reject(Rejection::new(
+                        400,
+                        "bad_request",
+                        "the request ended before its head was complete",
+                    ));
+                }
                 ReadEnd::Eof => return Incoming::Closed,
                 ReadEnd::TimedOut if started.is_none() => return Incoming::Closed,
                 ReadEnd::TimedOut => {
@@ -1054,7 +1068,12 @@ impl Conn<'_> {
                         req.body = body;
                         Incoming::Request(req, framing)
                     }
-                    Err(ChunkedEnd::Closed) => Incoming::Closed,
+                    Err(ChunkedEnd::Closed) => reject(
+                        400,
+                        "bad_request",
+                        "the chunked request body ended before its last chunk".to_owned(),
+                        &req,
+                    ),
                     Err(ChunkedEnd::TimedOut) => {
                         stats.timed_out.fetch_add(1, Ordering::Relaxed);
                         reject(
@@ -1107,7 +1126,14 @@ impl Conn<'_> {
                 let limit = cfg.client_timeout.saturating_sub(started.elapsed());
                 match self.read_body(&mut body[got..], limit) {
                     ReadEnd::Data(n) => got += n,
-                    ReadEnd::Eof => return Incoming::Closed,
+                    ReadEnd::Eof => {
+                        return reject(
+                            400,
+                            "bad_request",
+                            format!("the request body ended after {got} of {body_len} bytes"),
+                            &req,
+                        )
+                    }
                     ReadEnd::TimedOut => {
                         stats.timed_out.fetch_add(1, Ordering::Relaxed);
                         return reject(
