@@ -97,6 +97,11 @@ fn dispatch_server() -> std::net::SocketAddr {
             ))
         });
         cfg.http.client_timeout = std::time::Duration::from_secs(2);
+        // The fuzzer is one client opening connections by the thousand, and each closing
+        // connection lingers a moment: without these, its share (128) fills and the answer is
+        // a deserved 503 "busy", which says nothing about the request path under test.
+        cfg.http.max_connections = 100_000;
+        cfg.http.max_connections_per_client = 100_000;
         cfg.http.idle_timeout = std::time::Duration::from_secs(2);
         let server = Dispatch::new(cfg)
             .start("127.0.0.1:0")

@@ -27,11 +27,15 @@ for t in "${targets[@]}"; do
   start=$(date -u +%FT%TZ)
   t0=$(date +%s)
   out=$(nice -n 19 cargo fuzz run --sanitizer none -O "$t" "corpus/$t" -- \
-          -max_total_time=$((MINUTES * 60)) -print_final_stats=1 -close_fd_mask=3 2>&1)
+          -max_total_time=$((MINUTES * 60)) -print_final_stats=1 -close_fd_mask=1 2>&1)
   rc=$?
   secs=$(( $(date +%s) - t0 ))
   execs=$(printf '%s\n' "$out" | sed -n 's/^stat::number_of_executed_units: *//p' | tail -1)
   result=clean
-  [ $rc -ne 0 ] && result="CRASH (exit $rc; see fuzz/artifacts/$t)"
+  if [ $rc -ne 0 ]; then
+    result="CRASH (exit $rc; see fuzz/artifacts/$t and fuzz/artifacts/$t/last-run.txt)"
+    mkdir -p "artifacts/$t"
+    printf '%s\n' "$out" | tail -n 60 > "artifacts/$t/last-run.txt"
+  fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$start" "$t" "$secs" "${execs:-?}" "$result" >> log.tsv
 done
