@@ -151,14 +151,30 @@ impl Cookies {
 
     /// Stores the `Set-Cookie` values of an answer from `url`, by RFC 6265's rules: a cookie
     /// whose `Domain` does not match the host is ignored, and one that comes already expired
-    /// removes the cookie it names. A value that is not UTF-8 or not a cookie is skipped.
+    /// removes the cookie it names. A value that is not UTF-8 or not a cookie is skipped, and so
+    /// is a cookie with a control character (a tab included) in its name or value, as RFC
+    /// 6265bis 5.6 and curl have it: it could not go into a `Cookie` line or a jar line whole.
     ///
-    /// See the [module example](self).
+    /// ```
+    /// let jar = greenfetch::fetch::cookies::Cookies::new();
+    /// let url = url::Url::parse("http://127.0.0.1/").unwrap();
+    /// jar.store(&url, [&b"a\x08=1"[..], b"b=x\ty", b"c=ok"]);
+    /// assert_eq!(jar.header(&url).as_deref(), Some("c=ok"));
+    /// ```
     pub fn store<'a>(&self, url: &Url, set_cookies: impl IntoIterator<Item = &'a [u8]>) {
+        let clean = |c: &RawCookie<'_>| {
+            !c.name().is_empty()
+                && !c
+                    .name()
+                    .chars()
+                    .chain(c.value().chars())
+                    .any(char::is_control)
+        };
         let parsed: Vec<RawCookie<'static>> = set_cookies
             .into_iter()
             .filter_map(|v| std::str::from_utf8(v).ok())
             .filter_map(|v| RawCookie::parse(v.to_owned()).ok())
+            .filter(clean)
             .collect();
         if parsed.is_empty() {
             return;
