@@ -55,13 +55,15 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use encoding_rs::Encoding;
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
 use crate::error::{Error, ErrorKind};
+
+mod charset;
+use charset::Charset;
 
 /// What [`title_from_bytes`] read from a feed.
 ///
@@ -385,78 +387,6 @@ enum Markup {
     Html,
 }
 
-/// A character encoding greenfetch can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Charset {
-    /// A WHATWG encoding (encoding_rs).
-    Whatwg(&'static Encoding),
-    /// A DOS/IBM OEM code page outside WHATWG (oem_cp), by number.
-    Oem(u16),
-}
-
-impl Charset {
-    fn name(self) -> &'static str {
-        match self {
-            Charset::Whatwg(e) => e.name(),
-            Charset::Oem(cp) => OEM_NAMES
-                .iter()
-                .find(|(n, _)| *n == cp)
-                .map_or("IBM OEM", |(_, name)| name),
-        }
-    }
-}
-
-/// Names for the OEM code pages oem_cp decodes.
-const OEM_NAMES: &[(u16, &str)] = &[
-    (437, "IBM437"),
-    (720, "IBM720"),
-    (737, "IBM737"),
-    (775, "IBM775"),
-    (850, "IBM850"),
-    (852, "IBM852"),
-    (855, "IBM855"),
-    (857, "IBM857"),
-    (858, "IBM858"),
-    (860, "IBM860"),
-    (861, "IBM861"),
-    (862, "IBM862"),
-    (863, "IBM863"),
-    (864, "IBM864"),
-    (865, "IBM865"),
-    (869, "IBM869"),
-];
-
-/// The charset an encoding label names: a WHATWG label, a Python-style alias (`latin-1`,
-/// `mac_roman`, `utf_8`), or a code page number in any of its spellings (`cp437`, `IBM850`,
-/// `windows-1252`, `cp10000`, `437`).
-fn charset_for_label(label: &str) -> Option<Charset> {
-    let label = label.trim().trim_matches(['"', '\'']).to_ascii_lowercase();
-    let dashed = label.replace('_', "-");
-    let bare: String = label.chars().filter(|c| !matches!(c, '-' | '_')).collect();
-    for l in [&label, &dashed, &bare] {
-        if let Some(e) = Encoding::for_label_no_replacement(l.as_bytes()) {
-            return Some(Charset::Whatwg(e));
-        }
-    }
-    // Python's names for the two Mac encodings WHATWG has.
-    match bare.as_str() {
-        "macroman" => return Some(Charset::Whatwg(encoding_rs::MACINTOSH)),
-        "maccyrillic" => return Some(Charset::Whatwg(encoding_rs::X_MAC_CYRILLIC)),
-        _ => {}
-    }
-    let digits = ["xibm", "csibm", "windows", "cp", "ibm", "dos", "oem", "ms"]
-        .iter()
-        .find_map(|p| bare.strip_prefix(p))
-        .unwrap_or(&bare);
-    let number: u16 = digits.parse().ok()?;
-    if let Some(e) = codepage::to_encoding_no_replacement(number) {
-        return Some(Charset::Whatwg(e));
-    }
-    oem_cp::code_table::DECODING_TABLE_CP_MAP
-        .get(&number)
-        .map(|_| Charset::Oem(number))
-}
-
 /// The body as UTF-8 text.
 struct Decoded {
     text: String,
@@ -465,67 +395,75 @@ struct Decoded {
     bozo: Option<String>,
 }
 
-/// Decodes `body`: a byte-order mark first, then the Content-Type charset, then the document's
-/// own declaration (XML declaration or HTML `<meta>`), then UTF-8. Declared UTF-8 that isn't is
-/// read as windows-1252 (as feedparser does), with a bozo note.
+/// The charset a label names, or a `malformed` error naming the label.
+fn charset_named(label: &str, whence: &str) -> Result<Charset, Error> {
+    Charset::for_label(label).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!("unknown encoding {label:?} {whence}"),
+        )
+    })
+}
+
+/// Decodes `body`: a byte-order mark first (UTF-32, UTF-16, UTF-8), then a document that
+/// starts `<?` (or `<` and three zero bytes) in UTF-16 or UTF-32 without one, then the
+/// Content-Type charset, then the document's own declaration (XML declaration or HTML
+/// `<meta>`), then UTF-8. A document starting `<?xm` in EBCDIC has its declaration read in
+/// EBCDIC (cp037), as feedparser does. Bytes the chosen encoding does not define are read as
+/// feedparser reads them: as UTF-8, else windows-1252, else ISO-8859-2, with a bozo note.
 fn decode(body: &[u8], content_type: Option<&str>, markup: Markup) -> Result<Decoded, Error> {
-    if let Some((enc, bom_len)) = Encoding::for_bom(body) {
-        return Ok(decode_with(
-            Charset::Whatwg(enc),
-            &body[bom_len..],
-            "byte-order mark",
-        ));
+    let boms: [(&[u8], Charset); 5] = [
+        (b"\x00\x00\xfe\xff", charset::UTF_32BE),
+        (b"\xff\xfe\x00\x00", charset::UTF_32LE),
+        (b"\xfe\xff", charset::UTF_16BE),
+        (b"\xff\xfe", charset::UTF_16LE),
+        (b"\xef\xbb\xbf", charset::UTF_8),
+    ];
+    if let Some((bom, charset)) = boms.iter().find(|(bom, _)| body.starts_with(bom)) {
+        return decode_with(*charset, &body[bom.len()..], "byte-order mark");
     }
-    // UTF-16 without a BOM, recognisable by an XML declaration's `<?` (XML 1.0, appendix F).
-    if body.starts_with(&[0x3c, 0, 0x3f, 0]) {
-        return Ok(decode_with(
-            Charset::Whatwg(encoding_rs::UTF_16LE),
-            body,
-            "byte pattern",
-        ));
-    }
-    if body.starts_with(&[0, 0x3c, 0, 0x3f]) {
-        return Ok(decode_with(
-            Charset::Whatwg(encoding_rs::UTF_16BE),
-            body,
-            "byte pattern",
-        ));
+    // Without a BOM, XML 1.0 appendix F: `<?` in UTF-16, `<` in UTF-32.
+    let patterns: [(&[u8], Charset); 4] = [
+        (b"\x00\x00\x00\x3c", charset::UTF_32BE),
+        (b"\x3c\x00\x00\x00", charset::UTF_32LE),
+        (b"\x00\x3c\x00\x3f", charset::UTF_16BE),
+        (b"\x3c\x00\x3f\x00", charset::UTF_16LE),
+    ];
+    if let Some((_, charset)) = patterns.iter().find(|(p, _)| body.starts_with(p)) {
+        return decode_with(*charset, body, "byte pattern");
     }
     if let Some(label) = content_type.and_then(charset_param) {
-        let charset = charset_for_label(&label).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Malformed,
-                format!("unknown encoding {label:?} in the Content-Type header"),
-            )
-        })?;
-        return Ok(decode_with(charset, body, "Content-Type"));
+        let charset = charset_named(&label, "in the Content-Type header")?;
+        return decode_with(charset, body, "Content-Type");
     }
+    let ebcdic = markup == Markup::Xml && body.starts_with(b"\x4c\x6f\xa7\x94");
     let declared = match markup {
+        Markup::Xml if ebcdic => {
+            let head = &body[..body.len().min(1024)];
+            charset::CP037
+                .decode(head)
+                .ok()
+                .flatten()
+                .and_then(|h| xml_declared_encoding(h.as_bytes()))
+        }
         Markup::Xml => xml_declared_encoding(body),
         Markup::Html => html_declared_encoding(body),
     };
     if let Some(label) = declared {
-        let charset = charset_for_label(&label).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Malformed,
-                format!("unknown encoding {label:?} declared in the document"),
-            )
-        })?;
-        // A document that names UTF-16 but was readable as ASCII to find that name is not
-        // UTF-16 (WHATWG's rule for <meta>; the same holds for an XML declaration).
-        let charset = match charset {
-            Charset::Whatwg(e) if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => {
-                Charset::Whatwg(encoding_rs::UTF_8)
-            }
-            c => c,
+        let charset = charset_named(&label, "declared in the document")?;
+        // A document that names UTF-16 (or UTF-32) but was readable as ASCII to find that name
+        // is not UTF-16 (WHATWG's rule for <meta>; the same holds for an XML declaration).
+        let charset = if charset.is_utf16_or_32() && !ebcdic {
+            charset::UTF_8
+        } else {
+            charset
         };
-        return Ok(decode_with(charset, body, "declaration"));
+        return decode_with(charset, body, "declaration");
     }
-    Ok(decode_with(
-        Charset::Whatwg(encoding_rs::UTF_8),
-        body,
-        "default",
-    ))
+    if ebcdic {
+        return decode_with(charset::CP037, body, "byte pattern");
+    }
+    decode_with(charset::UTF_8, body, "default")
 }
 
 /// Decodes for HTML, never failing: an unknown charset label is skipped.
@@ -538,59 +476,47 @@ fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
     }
 }
 
-fn decode_with(charset: Charset, bytes: &[u8], source: &str) -> Decoded {
-    match charset {
-        Charset::Whatwg(enc) => {
-            if let Some(text) = enc.decode_without_bom_handling_and_without_replacement(bytes) {
-                return Decoded {
-                    text: text.into_owned(),
-                    encoding: enc.name(),
-                    bozo: None,
-                };
-            }
-            if enc == encoding_rs::UTF_8 {
-                // The commonest lie on the web: "UTF-8" (said or assumed) over Latin-1 bytes.
-                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-                return Decoded {
-                    text: text.into_owned(),
-                    encoding: encoding_rs::WINDOWS_1252.name(),
-                    bozo: Some(format!(
-                        "the bytes are not UTF-8 (per the {source}); read as windows-1252"
-                    )),
-                };
-            }
-            let (text, _) = enc.decode_without_bom_handling(bytes);
-            Decoded {
-                text: text.into_owned(),
-                encoding: enc.name(),
-                bozo: Some(format!(
-                    "bytes invalid in {} (per the {source}) were replaced",
-                    enc.name()
-                )),
-            }
+/// `bytes` in `charset`, or, where they are not valid in it, in feedparser's fallbacks (UTF-8,
+/// windows-1252, ISO-8859-2: the first that reads them all), with a bozo note. An encoding
+/// greenfetch has no decoder for is a `malformed` error naming it.
+fn decode_with(charset: Charset, bytes: &[u8], source: &str) -> Result<Decoded, Error> {
+    let text = charset.decode(bytes).map_err(|charset::Unsupported| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!(
+                "greenfetch cannot decode {} (per the {source})",
+                charset.python_name()
+            ),
+        )
+    })?;
+    if let Some(text) = text {
+        return Ok(Decoded {
+            text: text.into_owned(),
+            encoding: charset.name(),
+            bozo: None,
+        });
+    }
+    for fallback in [charset::UTF_8, charset::CP1252, charset::ISO_8859_2] {
+        if fallback == charset || (fallback.is_utf8() && charset.is_utf8()) {
+            continue;
         }
-        Charset::Oem(cp) => {
-            let table = oem_cp::code_table::DECODING_TABLE_CP_MAP.get(&cp);
-            let checked = table.and_then(|t| t.decode_string_checked(bytes));
-            let bozo = checked.is_none().then(|| {
-                format!(
-                    "bytes undefined in {} (per the {source}) were replaced",
-                    charset.name()
-                )
+        if let Ok(Some(text)) = fallback.decode(bytes) {
+            return Ok(Decoded {
+                text: text.into_owned(),
+                encoding: fallback.name(),
+                bozo: Some(format!(
+                    "the bytes are not {} (per the {source}); read as {}",
+                    charset.name(),
+                    fallback.name()
+                )),
             });
-            let text = checked.unwrap_or_else(|| {
-                table.map_or_else(
-                    || String::from_utf8_lossy(bytes).into_owned(),
-                    |t| t.decode_string_lossy(bytes),
-                )
-            });
-            Decoded {
-                text,
-                encoding: charset.name(),
-                bozo,
-            }
         }
     }
+    // ISO-8859-2 defines every byte, so this is not reached; answer as a decoder would.
+    Err(Error::new(
+        ErrorKind::Malformed,
+        format!("the bytes are not {} (per the {source})", charset.name()),
+    ))
 }
 
 /// The `charset` parameter of a Content-Type value, unquoted.
@@ -1753,10 +1679,11 @@ fn parse_link_header(value: &str) -> Vec<HeaderLink> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use encoding_rs::Encoding;
 
     #[test]
     fn labels_cover_whatwg_python_and_code_pages() {
-        let name = |l: &str| charset_for_label(l).map(Charset::name);
+        let name = |l: &str| Charset::for_label(l).map(Charset::name);
         assert_eq!(name("UTF-8"), Some("UTF-8"));
         assert_eq!(name("utf_8"), Some("UTF-8"));
         assert_eq!(name("latin-1"), Some("windows-1252"));
@@ -1769,12 +1696,13 @@ mod tests {
         assert_eq!(name("ibm-852"), Some("IBM852"));
         assert_eq!(name("437"), Some("IBM437"));
         assert_eq!(name("cp866"), Some("IBM866"));
-        assert_eq!(name("cp932"), Some("Shift_JIS"));
-        assert_eq!(name("cp950"), Some("Big5"));
+        assert_eq!(name("cp932"), Some("cp932"));
+        assert_eq!(name("cp950"), Some("cp950"));
         assert_eq!(name("cp10000"), Some("macintosh"));
         assert_eq!(name("windows-1251"), Some("windows-1251"));
+        assert_eq!(name("cp037"), Some("IBM037"));
+        assert_eq!(name("utf-32"), Some("UTF-32"));
         assert_eq!(name("x-klingon"), None);
-        assert_eq!(name("utf-32"), None);
         assert_eq!(name("cp99999"), None);
     }
 
