@@ -120,11 +120,16 @@ pub enum FeedKind {
     Rss20,
     /// `<rss>` with no (or an unknown) version attribute.
     Rss,
-    /// Atom 0.3.
+    /// Atom 0.1 (`<feed version="0.1">`, a pre-standard draft).
+    Atom01,
+    /// Atom 0.2 (`<feed version="0.2">`, a pre-standard draft).
+    Atom02,
+    /// Atom 0.3 (`<feed version="0.3">`, whatever its namespace).
     Atom03,
     /// Atom 1.0.
     Atom10,
-    /// `<feed>` in neither Atom namespace.
+    /// `<feed>` neither in the Atom 1.0 namespace nor with a version attribute feedparser
+    /// knows.
     Atom,
     /// JSON Feed 1.0.
     Json10,
@@ -148,6 +153,8 @@ impl FeedKind {
             FeedKind::Rss10 => "rss10",
             FeedKind::Rss20 => "rss20",
             FeedKind::Rss => "rss",
+            FeedKind::Atom01 => "atom01",
+            FeedKind::Atom02 => "atom02",
             FeedKind::Atom03 => "atom03",
             FeedKind::Atom10 => "atom10",
             FeedKind::Atom => "atom",
@@ -157,7 +164,14 @@ impl FeedKind {
     }
 
     fn is_atom(self) -> bool {
-        matches!(self, FeedKind::Atom03 | FeedKind::Atom10 | FeedKind::Atom)
+        matches!(
+            self,
+            FeedKind::Atom01
+                | FeedKind::Atom02
+                | FeedKind::Atom03
+                | FeedKind::Atom10
+                | FeedKind::Atom
+        )
     }
 }
 
@@ -843,15 +857,32 @@ const NS_RSS10: &str = "http://purl.org/rss/1.0/";
 const NS_ATOM03: &str = "http://purl.org/atom/ns#";
 const NS_ATOM10: &str = "http://www.w3.org/2005/Atom";
 const NS_DC: &str = "http://purl.org/dc/elements/1.1/";
-/// Namespaces in which a `title` element is the feed's (or an entry's) title.
+const NS_RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+/// Namespaces in which a prefixed `title` element is the feed's (or an entry's) title: the ones
+/// feedparser reads as no namespace (its `_matchnamespaces` entries mapped to `''`: the RSS and
+/// Atom ones, and the Atom drafts' "Echo", "Pie" and example URIs), compared without regard to
+/// case. Any `backend.userland.com/rss` URI counts too. An unprefixed `title` counts in any
+/// namespace, as it does to feedparser.
 const TITLE_NAMESPACES: &[&str] = &[
     NS_RSS090,
     NS_RSS10,
     NS_ATOM03,
     NS_ATOM10,
-    "http://backend.userland.com/rss2",
     "http://blogs.law.harvard.edu/tech/rss",
+    "http://example.com/newformat#",
+    "http://example.com/necho",
+    "http://purl.org/echo/",
+    "uri/of/echo/namespace#",
+    "http://purl.org/pie/",
+    "http://purl.org/rss/1.0/modules/rss091#",
 ];
+
+/// Whether a prefixed `title` in namespace `ns` is a feed or entry title (see
+/// [`TITLE_NAMESPACES`]).
+fn is_title_namespace(ns: &str) -> bool {
+    TITLE_NAMESPACES.iter().any(|t| t.eq_ignore_ascii_case(ns))
+        || ns.to_ascii_lowercase().contains("backend.userland.com/rss")
+}
 
 /// What one reading of a document found.
 struct Found {
@@ -879,16 +910,27 @@ struct Root {
     feed_rs: bool,
 }
 
-/// Reads up to the root element and tells the format from its name, namespace and version.
+/// Reads up to the root element and tells the format from its name, namespace and version, as
+/// feedparser does: a DOCTYPE does not decide (an XHTML DOCTYPE in front of `<rss>` is an RSS
+/// feed), the root element does; a `<feed>` is Atom 1.0 when it declares that namespace (any
+/// prefix, any case), else its `version` attribute says (`0.3`: Atom 0.3, whatever namespace
+/// it is in).
 fn sniff_root(text: &str) -> Result<Root, Error> {
+    let html_page = || Error::new(ErrorKind::NotAFeed, "an HTML page, not a feed");
     let mut reader = NsReader::from_str(text);
+    let mut html_doctype = false;
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(|e| {
-            Error::new(
-                ErrorKind::Malformed,
-                format!("XML is broken before its root element: {e}"),
-            )
-        })?;
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(x) => x,
+            // HTML is rarely well-formed XML: a page with an HTML DOCTYPE stays a page.
+            Err(_) if html_doctype => return Err(html_page()),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    format!("XML is broken before its root element: {e}"),
+                ))
+            }
+        };
         let start = match event {
             Event::Start(e) | Event::Empty(e) => e,
             Event::Eof => {
@@ -897,13 +939,13 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
                     "the document has no root element",
                 ))
             }
-            Event::DocType(d)
-                if d.xml10_content()
+            Event::DocType(d) => {
+                html_doctype = d
+                    .xml10_content()
                     .trim_start()
                     .get(..4)
-                    .is_some_and(|n| n.eq_ignore_ascii_case("html")) =>
-            {
-                return Err(Error::new(ErrorKind::NotAFeed, "an HTML page, not a feed"))
+                    .is_some_and(|n| n.eq_ignore_ascii_case("html"));
+                continue;
             }
             Event::Text(t) if !t.xml10_content().trim().is_empty() => {
                 return Err(Error::new(
@@ -927,12 +969,20 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
             },
             "rdf" if binds(&start, NS_RSS090) => FeedKind::Rss090,
             "rdf" => FeedKind::Rss10,
-            "feed" if ns == Some(NS_ATOM03) || version.as_deref() == Some("0.3") => {
-                FeedKind::Atom03
+            "feed"
+                if ns.is_some_and(|n| n.eq_ignore_ascii_case(NS_ATOM10))
+                    || binds(&start, NS_ATOM10) =>
+            {
+                FeedKind::Atom10
             }
-            "feed" if ns == Some(NS_ATOM10) => FeedKind::Atom10,
-            "feed" => FeedKind::Atom,
-            "html" => return Err(Error::new(ErrorKind::NotAFeed, "an HTML page, not a feed")),
+            "feed" => match version.as_deref() {
+                Some("0.1") => FeedKind::Atom01,
+                Some("0.2") => FeedKind::Atom02,
+                Some("0.3") => FeedKind::Atom03,
+                _ => FeedKind::Atom,
+            },
+            "html" => return Err(html_page()),
+            _ if html_doctype => return Err(html_page()),
             _ => {
                 return Err(Error::new(
                     ErrorKind::NotAFeed,
@@ -941,7 +991,12 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
             }
         };
         // feed-rs has no Atom 0.3 (base64 and escaped titles) and no RSS 0.90 namespace.
-        let feed_rs = !matches!(kind, FeedKind::Atom03 | FeedKind::Rss090);
+        // Nor does it read a root in a namespace it does not know (`<rss xmlns="...">`), whose
+        // unprefixed elements feedparser still reads.
+        let feed_rs = !matches!(
+            kind,
+            FeedKind::Atom01 | FeedKind::Atom02 | FeedKind::Atom03 | FeedKind::Rss090
+        ) && ns.is_none_or(|n| n == NS_RDF || is_title_namespace(n));
         return Ok(Root { kind, feed_rs });
     }
 }
@@ -967,11 +1022,12 @@ fn attribute(start: &BytesStart<'_>, name: &str) -> Option<String> {
         })
 }
 
-/// Whether the element declares a namespace (default or prefixed) bound to `uri`.
+/// Whether the element declares a namespace (default or prefixed) bound to `uri`, in any case
+/// (feedparser compares namespaces lower-cased).
 fn binds(start: &BytesStart<'_>, uri: &str) -> bool {
     start.html_attributes().flatten().any(|a| {
         let key = a.key.as_ref();
-        (key == "xmlns" || key.starts_with("xmlns:")) && a.value.trim() == uri
+        (key == "xmlns" || key.starts_with("xmlns:")) && a.value.trim().eq_ignore_ascii_case(uri)
     })
 }
 
@@ -985,6 +1041,33 @@ fn has_inner_xml_declaration(text: &str) -> bool {
 }
 
 fn xml_title(text: &str, entries: Entries) -> Result<Found, Error> {
+    let mut found = read_xml(text, entries)?;
+    found.title = found.title.map(c1_as_windows_1252);
+    found.entries = found.entries.into_iter().map(c1_as_windows_1252).collect();
+    Ok(found)
+}
+
+/// `s` with the C1 controls windows-1252 has characters for (U+0080 to U+009F, but for the five
+/// it leaves undefined) read as those characters, as feedparser does to every element's text
+/// (whatever the document's encoding: a byte 0x93 read as Latin-1, a `\u{93}` in UTF-8).
+fn c1_as_windows_1252(s: String) -> String {
+    if !s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return s;
+    }
+    s.chars()
+        .map(|c| match u8::try_from(u32::from(c)) {
+            Ok(b @ 0x80..=0x9f) => {
+                let bytes = [b];
+                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes);
+                text.chars().next().unwrap_or(c)
+            }
+            _ => c,
+        })
+        .collect()
+}
+
+/// [`xml_title`] before the C1 controls are mapped.
+fn read_xml(text: &str, entries: Entries) -> Result<Found, Error> {
     let root = sniff_root(text)?;
     let mut notes = Vec::new();
     let repaired = repair_references(text, &mut notes);
@@ -1316,7 +1399,7 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
                 }
                 if local == "title" && role.is_none() {
                     let is_dc = ns == Some(NS_DC);
-                    let title_ns = ns.is_none_or(|n| TITLE_NAMESPACES.contains(&n));
+                    let title_ns = e.name().prefix().is_none() || ns.is_none_or(is_title_namespace);
                     let target = match parent {
                         Some(Target::Feed) if is_dc && dc_title.is_none() => Some(Target::DcFeed),
                         Some(Target::Feed) if title_ns && title.is_none() => Some(Target::Feed),
