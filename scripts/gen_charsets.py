@@ -13,8 +13,17 @@ Python 3 standard library only. Its inputs are published mappings, never hand-ty
 
     python3 scripts/gen_charsets.py            # rewrites src/feed/charset/tables.rs
 
-The output depends only on the Python version's codecs (recorded in the file's header) and the
-TSV: reruns are byte-identical.
+The multi-byte codecs feedparser reads through encoding_rs's decoders (Big5, Shift_JIS, EUC-JP,
+EUC-KR, GBK, gb18030) are Python's, not WHATWG's, where the two disagree: for each such Python
+codec the generator decodes every unit (byte, pair, triple, gb18030 quad) both with Python and,
+through the `encoding_rs_dump` example (scripts/encoding_rs_dump.rs, run with cargo), with
+encoding_rs, and writes the units where they differ: Python's character where it has another or
+encoding_rs has none, and the ranges of units Python refuses. The JIS X 0213 codecs
+(euc_jis_2004, shift_jis_2004, ...) are written the same way, as EUC-JP's and Shift_JIS's
+differences.
+
+The output depends only on the Python version's codecs (recorded in the file's header), the
+TSV and encoding_rs's version: reruns are byte-identical.
 """
 import codecs
 import encodings
@@ -23,6 +32,7 @@ import importlib
 import os
 import pkgutil
 import re
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -210,6 +220,104 @@ def main():
     print(f"{len(pycodecs)} codecs, {len(labels)} labels ({python_labels} from Python); "
           f"{len(unmatched)} IANA entries name no Python codec")
 
+# Python codecs written as their differences from an encoding_rs decoder: codec -> (WHATWG name,
+# unit structure). The structures (also `Structure` in src/feed/charset.rs) say how bytes form
+# units: `dbcs` a byte 0x81-0xFE and a trail 0x40-0xFE; `sjis` a lead 0x81-0x9F or 0xE0-0xFC and
+# a trail 0x40-0xFC; `eucjp` 0x8E or 0xA1-0xFE and a trail 0xA1-0xFE, or 0x8F and two such;
+# `gb18030` as `dbcs`, or four bytes (0x81-0xFE, 0x30-0x39, 0x81-0xFE, 0x30-0x39). Any other
+# byte from 0x80 up is a unit of its own. A third item names a codec (listed before it) whose
+# differences this one's are written against: JIS X 0213:2000 against its 2004 edition, cp950
+# against big5.
+DELTAS = {
+    "big5": ("Big5", "dbcs"),
+    "cp950": ("Big5", "dbcs", "big5"),
+    "big5hkscs": ("Big5", "dbcs"),
+    "shift_jis": ("Shift_JIS", "sjis"),
+    "cp932": ("Shift_JIS", "sjis"),
+    "shift_jis_2004": ("Shift_JIS", "sjis"),
+    "shift_jisx0213": ("Shift_JIS", "sjis", "shift_jis_2004"),
+    "euc_jp": ("EUC-JP", "eucjp"),
+    "euc_jis_2004": ("EUC-JP", "eucjp"),
+    "euc_jisx0213": ("EUC-JP", "eucjp", "euc_jis_2004"),
+    "euc_kr": ("EUC-KR", "dbcs"),
+    "cp949": ("EUC-KR", "dbcs"),
+    "gb2312": ("GBK", "dbcs"),
+    "gbk": ("GBK", "dbcs"),
+    "gb18030": ("gb18030", "gb18030"),
+}
+
+
+def units(structure):
+    """Every unit of a structure, as bytes, in ascending order of their code (big-endian)."""
+    high = range(0x80, 0x100)
+    out = [bytes([b]) for b in high]
+    if structure in ("dbcs", "gb18030"):
+        out += [bytes([a, b]) for a in range(0x81, 0xFF) for b in range(0x40, 0xFF)]
+    if structure == "sjis":
+        leads = list(range(0x81, 0xA0)) + list(range(0xE0, 0xFD))
+        out += [bytes([a, b]) for a in leads for b in range(0x40, 0xFD)]
+    if structure == "eucjp":
+        out += [bytes([a, b]) for a in [0x8E] + list(range(0xA1, 0xFF)) for b in range(0xA1, 0xFF)]
+        out += [bytes([0x8F, a, b]) for a in range(0xA1, 0xFF) for b in range(0xA1, 0xFF)]
+    if structure == "gb18030":
+        out += [bytes([a, b, c, d]) for a in range(0x81, 0xFF) for b in range(0x30, 0x3A)
+                for c in range(0x81, 0xFF) for d in range(0x30, 0x3A)]
+    return out
+
+
+def encoding_rs_decodings(requests):
+    """{(whatwg name, unit bytes): code points tuple or None}, through the dump example."""
+    wanted = sorted(set(requests))
+    cmd = ["cargo", "run", "-q", "--release", "--example", "encoding_rs_dump"]
+    stdin = "".join(f"{name}\t{unit.hex()}\n" for name, unit in wanted)
+    out = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=ROOT, check=True)
+    lines = out.stdout.splitlines()
+    assert len(lines) == len(wanted), "one answer per unit"
+    return {key: (None if line == "-" else tuple(int(x, 16) for x in line.split()))
+            for key, line in zip(wanted, lines)}
+
+
+def python_decoding(codec, unit):
+    try:
+        return tuple(ord(c) for c in unit.decode(codec))
+    except UnicodeDecodeError:
+        return None
+
+
+def deltas():
+    """{codec: (overrides [(code, value)], invalid ranges [(lo, hi)], pairs [(cp, cp)])}."""
+    per_structure = {st: units(st) for st in {v[1] for v in DELTAS.values()}}
+    rs = encoding_rs_decodings((v[0], u) for v in DELTAS.values() for u in per_structure[v[1]])
+    out = {}
+    for codec, (whatwg, structure, *parent) in DELTAS.items():
+        overrides, invalid, pairs = [], [], []
+        run = None  # an open range of refused units: [lo, hi]
+        for unit in per_structure[structure]:
+            code = int.from_bytes(unit, "big")
+            ours = python_decoding(codec, unit)
+            theirs = python_decoding(parent[0], unit) if parent else rs[(whatwg, unit)]
+            if ours is None and theirs is None:
+                continue  # refused by both: may sit inside a range
+            if ours is None:
+                run = run or [code, code]
+                run[1] = code
+                continue
+            if run:
+                invalid.append(tuple(run))
+                run = None
+            if ours == theirs:
+                continue
+            if len(ours) == 1:
+                overrides.append((code, ours[0]))
+            else:
+                assert len(ours) == 2, (codec, unit, ours)
+                overrides.append((code, 0x8000_0000 | len(pairs)))
+                pairs.append(ours)
+        if run:
+            invalid.append(tuple(run))
+        out[codec] = (overrides, invalid, pairs)
+    return out
+
 
 def ident(mod):
     return mod.upper()
@@ -224,7 +332,7 @@ def write(pycodecs, labels, codec_names, iana_header, python_labels):
         "",
         "//! Generated tables: every codec Python decodes, and every name it goes by.",
         "",
-        "use super::{Codec, Decoder, Special};",
+        "use super::{Codec, Decoder, Delta, Special};",
         "",
     ]
     for mod, (canonical, table) in pycodecs.items():
@@ -249,6 +357,27 @@ def write(pycodecs, labels, codec_names, iana_header, python_labels):
             cells = ", ".join(f"0x{ord(c):04X}" for c in table[row:row + 12])
             out.append(f"    {cells},")
         out.append("];")
+    for codec, (overrides, invalid, pairs) in deltas().items():
+        whatwg, _structure, *parent = DELTAS[codec]
+        than = f"Python's `{parent[0]}`" if parent else f"encoding_rs's {whatwg}"
+        out.append(f"/// Where Python's `{codec}` differs from {than}: "
+                   f"{len(overrides)} units read otherwise,")
+        out.append(f"/// {len(invalid)} ranges of units refused.")
+        out.append(f"pub(super) static DELTA_{ident(codec)}: Delta = Delta {{")
+        out.append(f"    parent: {'Some(&DELTA_' + ident(parent[0]) + ')' if parent else 'None'},")
+        out.append("    overrides: &[")
+        for row in range(0, len(overrides), 4):
+            cells = " ".join(f"(0x{c:X}, 0x{v:X})," for c, v in overrides[row:row + 4])
+            out.append(f"        {cells}")
+        out.append("    ],")
+        out.append("    invalid: &[")
+        for row in range(0, len(invalid), 4):
+            cells = " ".join(f"(0x{lo:X}, 0x{hi:X})," for lo, hi in invalid[row:row + 4])
+            out.append(f"        {cells}")
+        out.append("    ],")
+        pair_cells = " ".join(f"[0x{a:X}, 0x{b:X}]," for a, b in pairs)
+        out.append(f"    pairs: &[{pair_cells}],")
+        out.append("};")
     out.append("")
     out.append(f"/// Every label, normalised as Python normalises encoding names, sorted: "
                f"{python_labels} from Python,")

@@ -1789,7 +1789,8 @@ mod tests {
         assert_eq!(name("cp99999"), None);
     }
 
-    /// Every WHATWG encoding encoding_rs can encode into: a title in it survives the round trip.
+    /// Every WHATWG encoding encoding_rs can encode into, by its WHATWG name: a title in it
+    /// survives the round trip.
     #[test]
     fn every_whatwg_encoding_decodes() {
         let labels = [
@@ -1833,7 +1834,8 @@ mod tests {
         for label in labels {
             let enc = Encoding::for_label(label.as_bytes()).unwrap();
             // A non-ASCII character the encoding has: the first high byte (pair) that decodes.
-            let sample = (0x80..=0xffu8)
+            // From 0xA1 up, where WHATWG and Python agree (GBK reads 0x80 as € to WHATWG only).
+            let sample = (0xa1..=0xfeu8)
                 .flat_map(|a| [vec![a], vec![a, 0xa1], vec![a, 0x40]])
                 .find_map(|bytes| {
                     let s = enc.decode_without_bom_handling_and_without_replacement(&bytes)?;
@@ -1844,6 +1846,8 @@ mod tests {
                         && !c.is_ascii()
                         && !c.is_control()
                         && !c.is_whitespace()
+                        // Private use: where GBK's user-defined rows are to WHATWG only.
+                        && !('\u{e000}'..='\u{f8ff}').contains(&c)
                         && !unmappable
                         && back[..] == bytes[..])
                         .then(|| s.into_owned())
