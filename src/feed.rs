@@ -475,7 +475,14 @@ fn decode(body: &[u8], content_type: Option<&str>, markup: Markup) -> Result<Dec
         return decode_with(charset, body, "declaration");
     }
     if ebcdic {
-        return decode_with(charset::CP037, body, "byte pattern");
+        // feedparser tries UTF-8 first and notes that it fell back (CharacterEncodingOverride).
+        let mut decoded = decode_with(charset::CP037, body, "byte pattern")?;
+        decoded.bozo = decoded.bozo.or_else(|| {
+            Some(
+                "an EBCDIC document without a readable encoding declaration: read as IBM037".into(),
+            )
+        });
+        return Ok(decoded);
     }
     decode_with(charset::UTF_8, body, "default")
 }
