@@ -153,9 +153,9 @@ fn decode_delta<'a>(
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] < 0x80 {
-            i += 1;
-            continue;
+        i += Encoding::ascii_valid_up_to(&bytes[i..]);
+        if i == bytes.len() {
+            break;
         }
         let len = structure.unit_len(&bytes[i..]);
         let unit = bytes[i..i + len]
@@ -468,13 +468,25 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn single_byte<'a>(table: &[u16; 256], bytes: &'a [u8]) -> Option<Cow<'a, str>> {
-    if bytes.is_ascii() && (0..128).all(|b| table[b] == b as u16) {
+    let ascii_low_half = (0..128).all(|b| table[b] == b as u16);
+    if ascii_low_half && bytes.is_ascii() {
         return Some(ascii(bytes));
     }
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);
-    for &b in bytes {
-        let unit = table[usize::from(b)];
+    let mut i = 0;
+    while i < bytes.len() {
+        if ascii_low_half {
+            // Runs of ASCII are copied whole (encoding_rs's SIMD scan finds their end).
+            let run = Encoding::ascii_valid_up_to(&bytes[i..]);
+            out.push_str(&ascii(&bytes[i..i + run]));
+            i += run;
+            if i == bytes.len() {
+                break;
+            }
+        }
+        let unit = table[usize::from(bytes[i])];
         out.push(char::from_u32(u32::from(unit)).filter(|_| unit != 0xFFFE)?);
+        i += 1;
     }
     Some(Cow::Owned(out))
 }
@@ -515,15 +527,16 @@ fn utf32(bytes: &[u8], big_endian: Option<bool>) -> Option<Cow<'_, str>> {
 }
 
 /// Python's `punycode` codec over a whole document: the ASCII before the last `-` is kept, what
-/// follows it is RFC 3492's encoded insertions (the idna crate decodes them). Documents whose
-/// insertions would take quadratic time (over 64 KiB of them) are refused.
+/// follows it is RFC 3492's encoded insertions (the idna crate decodes them). Placing each
+/// insertion moves the ones before it, so the time grows with their square: a document with
+/// more than 8 KiB of them is refused rather than read for seconds.
 fn punycode(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok().filter(|t| t.is_ascii())?;
     let (base, extended) = match text.rfind('-') {
         Some(at) => (&text[..at], &text[at + 1..]),
         None => ("", text),
     };
-    if extended.len() > 64 * 1024 {
+    if extended.len() > 8 * 1024 {
         return None;
     }
     if extended.is_empty() {
