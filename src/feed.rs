@@ -3,7 +3,8 @@
 //!
 //! [`title_from_bytes`] is what `greenfetch titles` prints for one URL. It decodes the bytes
 //! (byte-order mark, then the Content-Type charset, then the XML declaration, then UTF-8; every
-//! WHATWG encoding plus the DOS/IBM and Mac code pages) and parses with feed-rs. A lenient
+//! encoding Python's codecs decode, as Python decodes it, under every name Python and the IANA
+//! registry give it, and WHATWG's labels: src/feed/charset.rs) and parses with feed-rs. A lenient
 //! quick-xml scanner takes over where feed-rs gives up (RSS without a version, RSS 0.90, Atom 0.3
 //! with base64 and escaped titles, `dc:title`, element names in odd case, a document broken
 //! after its title), and always reads the feed's own title element, as feedparser does, because
@@ -410,7 +411,14 @@ struct Decoded {
 }
 
 /// The charset a label names, or a `malformed` error naming the label.
+/// feedparser reads a document labelled exactly `gb2312` (in any case) as gb18030, its superset
+/// (so GBK's characters read too); other names of GB2312 stay Python's strict `gb2312`.
 fn charset_named(label: &str, whence: &str) -> Result<Charset, Error> {
+    let label = if label.eq_ignore_ascii_case("gb2312") {
+        "gb18030"
+    } else {
+        label
+    };
     Charset::for_label(label).ok_or_else(|| {
         Error::new(
             ErrorKind::Malformed,
