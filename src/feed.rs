@@ -454,9 +454,16 @@ fn decode(body: &[u8], content_type: Option<&str>, markup: Markup) -> Result<Dec
     if let Some((_, charset)) = patterns.iter().find(|(p, _)| body.starts_with(p)) {
         return decode_with(*charset, body, "byte pattern");
     }
+    let declared_label = |body: &[u8]| match markup {
+        Markup::Xml => xml_declared_encoding(body),
+        Markup::Html => html_declared_encoding(body),
+    };
     if let Some(label) = content_type.and_then(charset_param) {
         let charset = charset_named(&label, "in the Content-Type header")?;
-        return decode_with(charset, body, "Content-Type");
+        // Where the header's charset does not fit the bytes, feedparser tries the document's
+        // own declaration next.
+        let declared = declared_label(body).and_then(|l| charset_named(&l, "").ok());
+        return decode_trying(charset, declared, body, "Content-Type");
     }
     let ebcdic = markup == Markup::Xml && body.starts_with(b"\x4c\x6f\xa7\x94");
     let declared = match markup {
@@ -468,8 +475,7 @@ fn decode(body: &[u8], content_type: Option<&str>, markup: Markup) -> Result<Dec
                 .flatten()
                 .and_then(|h| xml_declared_encoding(h.as_bytes()))
         }
-        Markup::Xml => xml_declared_encoding(body),
-        Markup::Html => html_declared_encoding(body),
+        _ => declared_label(body),
     };
     if let Some(label) = declared {
         let charset = charset_named(&label, "declared in the document")?;
@@ -509,6 +515,16 @@ fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
 /// windows-1252, ISO-8859-2: the first that reads them all), with a bozo note. An encoding
 /// greenfetch has no decoder for is a `malformed` error naming it.
 fn decode_with(charset: Charset, bytes: &[u8], source: &str) -> Result<Decoded, Error> {
+    decode_trying(charset, None, bytes, source)
+}
+
+/// [`decode_with`], with `also` tried first among the fallbacks.
+fn decode_trying(
+    charset: Charset,
+    also: Option<Charset>,
+    bytes: &[u8],
+    source: &str,
+) -> Result<Decoded, Error> {
     let text = charset.decode(bytes).map_err(|charset::Unsupported| {
         Error::new(
             ErrorKind::Malformed,
@@ -525,7 +541,10 @@ fn decode_with(charset: Charset, bytes: &[u8], source: &str) -> Result<Decoded, 
             bozo: None,
         });
     }
-    for fallback in [charset::UTF_8, charset::CP1252, charset::ISO_8859_2] {
+    let fallbacks = also
+        .into_iter()
+        .chain([charset::UTF_8, charset::CP1252, charset::ISO_8859_2]);
+    for fallback in fallbacks {
         if fallback == charset || (fallback.is_utf8() && charset.is_utf8()) {
             continue;
         }
