@@ -37,6 +37,27 @@ const TYPES: &[Option<&str>] = &[
     Some("text/html;charset=gb18030;q=1"),
     Some("application/xhtml+xml; charset=ISO-2022-JP"),
     Some(""),
+    // Python's codecs (issue 14): generated tables, Python-vs-WHATWG deltas, stateful decoders.
+    Some("application/rss+xml; charset=ebcdic-cp-us"),
+    Some("application/rss+xml; charset=utf-32"),
+    Some("application/atom+xml; charset=UTF-32BE"),
+    Some("application/rss+xml; charset=johab"),
+    Some("application/rss+xml; charset=csISO2022KR"),
+    Some("application/rss+xml; charset=iso2022_jp_2"),
+    Some("application/rss+xml; charset=ISO-2022-JP-2004"),
+    Some("application/rss+xml; charset=hz-gb-2312"),
+    Some("application/rss+xml; charset=big5"),
+    Some("application/rss+xml; charset=cp950"),
+    Some("application/rss+xml; charset=euc_jis_2004"),
+    Some("application/rss+xml; charset=shift_jisx0213"),
+    Some("application/rss+xml; charset=euc-kr"),
+    Some("application/rss+xml; charset=utf-7"),
+    Some("application/rss+xml; charset=punycode"),
+    Some("application/rss+xml; charset=unicode_escape"),
+    Some("application/rss+xml; charset=raw-unicode-escape"),
+    Some("application/rss+xml; charset=idna"),
+    Some("application/rss+xml; charset=maccentraleurope"),
+    Some("application/rss+xml; charset=koi8-t"),
 ];
 
 fn well_formed(title: &str) {

@@ -3,7 +3,8 @@
 //!
 //! [`title_from_bytes`] is what `greenfetch titles` prints for one URL. It decodes the bytes
 //! (byte-order mark, then the Content-Type charset, then the XML declaration, then UTF-8; every
-//! WHATWG encoding plus the DOS/IBM and Mac code pages) and parses with feed-rs. A lenient
+//! encoding Python's codecs decode, as Python decodes it, under every name Python and the IANA
+//! registry give it, and WHATWG's labels: src/feed/charset.rs) and parses with feed-rs. A lenient
 //! quick-xml scanner takes over where feed-rs gives up (RSS without a version, RSS 0.90, Atom 0.3
 //! with base64 and escaped titles, `dc:title`, element names in odd case, a document broken
 //! after its title), and always reads the feed's own title element, as feedparser does, because
@@ -55,13 +56,15 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use encoding_rs::Encoding;
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
 use crate::error::{Error, ErrorKind};
+
+mod charset;
+use charset::Charset;
 
 /// What [`title_from_bytes`] read from a feed.
 ///
@@ -118,11 +121,16 @@ pub enum FeedKind {
     Rss20,
     /// `<rss>` with no (or an unknown) version attribute.
     Rss,
-    /// Atom 0.3.
+    /// Atom 0.1 (`<feed version="0.1">`, a pre-standard draft).
+    Atom01,
+    /// Atom 0.2 (`<feed version="0.2">`, a pre-standard draft).
+    Atom02,
+    /// Atom 0.3 (`<feed version="0.3">`, whatever its namespace).
     Atom03,
     /// Atom 1.0.
     Atom10,
-    /// `<feed>` in neither Atom namespace.
+    /// `<feed>` neither in the Atom 1.0 namespace nor with a version attribute feedparser
+    /// knows.
     Atom,
     /// JSON Feed 1.0.
     Json10,
@@ -146,6 +154,8 @@ impl FeedKind {
             FeedKind::Rss10 => "rss10",
             FeedKind::Rss20 => "rss20",
             FeedKind::Rss => "rss",
+            FeedKind::Atom01 => "atom01",
+            FeedKind::Atom02 => "atom02",
             FeedKind::Atom03 => "atom03",
             FeedKind::Atom10 => "atom10",
             FeedKind::Atom => "atom",
@@ -155,7 +165,14 @@ impl FeedKind {
     }
 
     fn is_atom(self) -> bool {
-        matches!(self, FeedKind::Atom03 | FeedKind::Atom10 | FeedKind::Atom)
+        matches!(
+            self,
+            FeedKind::Atom01
+                | FeedKind::Atom02
+                | FeedKind::Atom03
+                | FeedKind::Atom10
+                | FeedKind::Atom
+        )
     }
 }
 
@@ -385,78 +402,6 @@ enum Markup {
     Html,
 }
 
-/// A character encoding greenfetch can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Charset {
-    /// A WHATWG encoding (encoding_rs).
-    Whatwg(&'static Encoding),
-    /// A DOS/IBM OEM code page outside WHATWG (oem_cp), by number.
-    Oem(u16),
-}
-
-impl Charset {
-    fn name(self) -> &'static str {
-        match self {
-            Charset::Whatwg(e) => e.name(),
-            Charset::Oem(cp) => OEM_NAMES
-                .iter()
-                .find(|(n, _)| *n == cp)
-                .map_or("IBM OEM", |(_, name)| name),
-        }
-    }
-}
-
-/// Names for the OEM code pages oem_cp decodes.
-const OEM_NAMES: &[(u16, &str)] = &[
-    (437, "IBM437"),
-    (720, "IBM720"),
-    (737, "IBM737"),
-    (775, "IBM775"),
-    (850, "IBM850"),
-    (852, "IBM852"),
-    (855, "IBM855"),
-    (857, "IBM857"),
-    (858, "IBM858"),
-    (860, "IBM860"),
-    (861, "IBM861"),
-    (862, "IBM862"),
-    (863, "IBM863"),
-    (864, "IBM864"),
-    (865, "IBM865"),
-    (869, "IBM869"),
-];
-
-/// The charset an encoding label names: a WHATWG label, a Python-style alias (`latin-1`,
-/// `mac_roman`, `utf_8`), or a code page number in any of its spellings (`cp437`, `IBM850`,
-/// `windows-1252`, `cp10000`, `437`).
-fn charset_for_label(label: &str) -> Option<Charset> {
-    let label = label.trim().trim_matches(['"', '\'']).to_ascii_lowercase();
-    let dashed = label.replace('_', "-");
-    let bare: String = label.chars().filter(|c| !matches!(c, '-' | '_')).collect();
-    for l in [&label, &dashed, &bare] {
-        if let Some(e) = Encoding::for_label_no_replacement(l.as_bytes()) {
-            return Some(Charset::Whatwg(e));
-        }
-    }
-    // Python's names for the two Mac encodings WHATWG has.
-    match bare.as_str() {
-        "macroman" => return Some(Charset::Whatwg(encoding_rs::MACINTOSH)),
-        "maccyrillic" => return Some(Charset::Whatwg(encoding_rs::X_MAC_CYRILLIC)),
-        _ => {}
-    }
-    let digits = ["xibm", "csibm", "windows", "cp", "ibm", "dos", "oem", "ms"]
-        .iter()
-        .find_map(|p| bare.strip_prefix(p))
-        .unwrap_or(&bare);
-    let number: u16 = digits.parse().ok()?;
-    if let Some(e) = codepage::to_encoding_no_replacement(number) {
-        return Some(Charset::Whatwg(e));
-    }
-    oem_cp::code_table::DECODING_TABLE_CP_MAP
-        .get(&number)
-        .map(|_| Charset::Oem(number))
-}
-
 /// The body as UTF-8 text.
 struct Decoded {
     text: String,
@@ -465,67 +410,95 @@ struct Decoded {
     bozo: Option<String>,
 }
 
-/// Decodes `body`: a byte-order mark first, then the Content-Type charset, then the document's
-/// own declaration (XML declaration or HTML `<meta>`), then UTF-8. Declared UTF-8 that isn't is
-/// read as windows-1252 (as feedparser does), with a bozo note.
+/// The charset a label names, or a `malformed` error naming the label.
+/// feedparser reads a document labelled exactly `gb2312` (in any case) as gb18030, its superset
+/// (so GBK's characters read too); other names of GB2312 stay Python's strict `gb2312`.
+fn charset_named(label: &str, whence: &str) -> Result<Charset, Error> {
+    let label = if label.eq_ignore_ascii_case("gb2312") {
+        "gb18030"
+    } else {
+        label
+    };
+    Charset::for_label(label).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!("unknown encoding {label:?} {whence}"),
+        )
+    })
+}
+
+/// Decodes `body`: a byte-order mark first (UTF-32, UTF-16, UTF-8), then a document that
+/// starts `<?` (or `<` and three zero bytes) in UTF-16 or UTF-32 without one, then the
+/// Content-Type charset, then the document's own declaration (XML declaration or HTML
+/// `<meta>`), then UTF-8. A document starting `<?xm` in EBCDIC has its declaration read in
+/// EBCDIC (cp037), as feedparser does. Bytes the chosen encoding does not define are read as
+/// feedparser reads them: as UTF-8, else windows-1252, else ISO-8859-2, with a bozo note.
 fn decode(body: &[u8], content_type: Option<&str>, markup: Markup) -> Result<Decoded, Error> {
-    if let Some((enc, bom_len)) = Encoding::for_bom(body) {
-        return Ok(decode_with(
-            Charset::Whatwg(enc),
-            &body[bom_len..],
-            "byte-order mark",
-        ));
+    let boms: [(&[u8], Charset); 5] = [
+        (b"\x00\x00\xfe\xff", charset::UTF_32BE),
+        (b"\xff\xfe\x00\x00", charset::UTF_32LE),
+        (b"\xfe\xff", charset::UTF_16BE),
+        (b"\xff\xfe", charset::UTF_16LE),
+        (b"\xef\xbb\xbf", charset::UTF_8),
+    ];
+    if let Some((bom, charset)) = boms.iter().find(|(bom, _)| body.starts_with(bom)) {
+        return decode_with(*charset, &body[bom.len()..], "byte-order mark");
     }
-    // UTF-16 without a BOM, recognisable by an XML declaration's `<?` (XML 1.0, appendix F).
-    if body.starts_with(&[0x3c, 0, 0x3f, 0]) {
-        return Ok(decode_with(
-            Charset::Whatwg(encoding_rs::UTF_16LE),
-            body,
-            "byte pattern",
-        ));
+    // Without a BOM, XML 1.0 appendix F: `<?` in UTF-16, `<` in UTF-32.
+    let patterns: [(&[u8], Charset); 4] = [
+        (b"\x00\x00\x00\x3c", charset::UTF_32BE),
+        (b"\x3c\x00\x00\x00", charset::UTF_32LE),
+        (b"\x00\x3c\x00\x3f", charset::UTF_16BE),
+        (b"\x3c\x00\x3f\x00", charset::UTF_16LE),
+    ];
+    if let Some((_, charset)) = patterns.iter().find(|(p, _)| body.starts_with(p)) {
+        return decode_with(*charset, body, "byte pattern");
     }
-    if body.starts_with(&[0, 0x3c, 0, 0x3f]) {
-        return Ok(decode_with(
-            Charset::Whatwg(encoding_rs::UTF_16BE),
-            body,
-            "byte pattern",
-        ));
-    }
-    if let Some(label) = content_type.and_then(charset_param) {
-        let charset = charset_for_label(&label).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Malformed,
-                format!("unknown encoding {label:?} in the Content-Type header"),
-            )
-        })?;
-        return Ok(decode_with(charset, body, "Content-Type"));
-    }
-    let declared = match markup {
+    let declared_label = |body: &[u8]| match markup {
         Markup::Xml => xml_declared_encoding(body),
         Markup::Html => html_declared_encoding(body),
     };
-    if let Some(label) = declared {
-        let charset = charset_for_label(&label).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Malformed,
-                format!("unknown encoding {label:?} declared in the document"),
-            )
-        })?;
-        // A document that names UTF-16 but was readable as ASCII to find that name is not
-        // UTF-16 (WHATWG's rule for <meta>; the same holds for an XML declaration).
-        let charset = match charset {
-            Charset::Whatwg(e) if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => {
-                Charset::Whatwg(encoding_rs::UTF_8)
-            }
-            c => c,
-        };
-        return Ok(decode_with(charset, body, "declaration"));
+    if let Some(label) = content_type.and_then(charset_param) {
+        let charset = charset_named(&label, "in the Content-Type header")?;
+        // Where the header's charset does not fit the bytes, feedparser tries the document's
+        // own declaration next.
+        let declared = declared_label(body).and_then(|l| charset_named(&l, "").ok());
+        return decode_trying(charset, declared, body, "Content-Type");
     }
-    Ok(decode_with(
-        Charset::Whatwg(encoding_rs::UTF_8),
-        body,
-        "default",
-    ))
+    let ebcdic = markup == Markup::Xml && body.starts_with(b"\x4c\x6f\xa7\x94");
+    let declared = match markup {
+        Markup::Xml if ebcdic => {
+            let head = &body[..body.len().min(1024)];
+            charset::CP037
+                .decode(head)
+                .ok()
+                .flatten()
+                .and_then(|h| xml_declared_encoding(h.as_bytes()))
+        }
+        _ => declared_label(body),
+    };
+    if let Some(label) = declared {
+        let charset = charset_named(&label, "declared in the document")?;
+        // A document that names UTF-16 (or UTF-32) but was readable as ASCII to find that name
+        // is not UTF-16 (WHATWG's rule for <meta>; the same holds for an XML declaration).
+        let charset = if charset.is_utf16_or_32() && !ebcdic {
+            charset::UTF_8
+        } else {
+            charset
+        };
+        return decode_with(charset, body, "declaration");
+    }
+    if ebcdic {
+        // feedparser tries UTF-8 first and notes that it fell back (CharacterEncodingOverride).
+        let mut decoded = decode_with(charset::CP037, body, "byte pattern")?;
+        decoded.bozo = decoded.bozo.or_else(|| {
+            Some(
+                "an EBCDIC document without a readable encoding declaration: read as IBM037".into(),
+            )
+        });
+        return Ok(decoded);
+    }
+    decode_with(charset::UTF_8, body, "default")
 }
 
 /// Decodes for HTML, never failing: an unknown charset label is skipped.
@@ -538,59 +511,60 @@ fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
     }
 }
 
-fn decode_with(charset: Charset, bytes: &[u8], source: &str) -> Decoded {
-    match charset {
-        Charset::Whatwg(enc) => {
-            if let Some(text) = enc.decode_without_bom_handling_and_without_replacement(bytes) {
-                return Decoded {
-                    text: text.into_owned(),
-                    encoding: enc.name(),
-                    bozo: None,
-                };
-            }
-            if enc == encoding_rs::UTF_8 {
-                // The commonest lie on the web: "UTF-8" (said or assumed) over Latin-1 bytes.
-                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-                return Decoded {
-                    text: text.into_owned(),
-                    encoding: encoding_rs::WINDOWS_1252.name(),
-                    bozo: Some(format!(
-                        "the bytes are not UTF-8 (per the {source}); read as windows-1252"
-                    )),
-                };
-            }
-            let (text, _) = enc.decode_without_bom_handling(bytes);
-            Decoded {
-                text: text.into_owned(),
-                encoding: enc.name(),
-                bozo: Some(format!(
-                    "bytes invalid in {} (per the {source}) were replaced",
-                    enc.name()
-                )),
-            }
+/// `bytes` in `charset`, or, where they are not valid in it, in feedparser's fallbacks (UTF-8,
+/// windows-1252, ISO-8859-2: the first that reads them all), with a bozo note. An encoding
+/// greenfetch has no decoder for is a `malformed` error naming it.
+fn decode_with(charset: Charset, bytes: &[u8], source: &str) -> Result<Decoded, Error> {
+    decode_trying(charset, None, bytes, source)
+}
+
+/// [`decode_with`], with `also` tried first among the fallbacks.
+fn decode_trying(
+    charset: Charset,
+    also: Option<Charset>,
+    bytes: &[u8],
+    source: &str,
+) -> Result<Decoded, Error> {
+    let text = charset.decode(bytes).map_err(|charset::Unsupported| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!(
+                "greenfetch cannot decode {} (per the {source})",
+                charset.python_name()
+            ),
+        )
+    })?;
+    if let Some(text) = text {
+        return Ok(Decoded {
+            text: text.into_owned(),
+            encoding: charset.name(),
+            bozo: None,
+        });
+    }
+    let fallbacks = also
+        .into_iter()
+        .chain([charset::UTF_8, charset::CP1252, charset::ISO_8859_2]);
+    for fallback in fallbacks {
+        if fallback == charset || (fallback.is_utf8() && charset.is_utf8()) {
+            continue;
         }
-        Charset::Oem(cp) => {
-            let table = oem_cp::code_table::DECODING_TABLE_CP_MAP.get(&cp);
-            let checked = table.and_then(|t| t.decode_string_checked(bytes));
-            let bozo = checked.is_none().then(|| {
-                format!(
-                    "bytes undefined in {} (per the {source}) were replaced",
-                    charset.name()
-                )
+        if let Ok(Some(text)) = fallback.decode(bytes) {
+            return Ok(Decoded {
+                text: text.into_owned(),
+                encoding: fallback.name(),
+                bozo: Some(format!(
+                    "the bytes are not {} (per the {source}); read as {}",
+                    charset.name(),
+                    fallback.name()
+                )),
             });
-            let text = checked.unwrap_or_else(|| {
-                table.map_or_else(
-                    || String::from_utf8_lossy(bytes).into_owned(),
-                    |t| t.decode_string_lossy(bytes),
-                )
-            });
-            Decoded {
-                text,
-                encoding: charset.name(),
-                bozo,
-            }
         }
     }
+    // ISO-8859-2 defines every byte, so this is not reached; answer as a decoder would.
+    Err(Error::new(
+        ErrorKind::Malformed,
+        format!("the bytes are not {} (per the {source})", charset.name()),
+    ))
 }
 
 /// The `charset` parameter of a Content-Type value, unquoted.
@@ -917,15 +891,32 @@ const NS_RSS10: &str = "http://purl.org/rss/1.0/";
 const NS_ATOM03: &str = "http://purl.org/atom/ns#";
 const NS_ATOM10: &str = "http://www.w3.org/2005/Atom";
 const NS_DC: &str = "http://purl.org/dc/elements/1.1/";
-/// Namespaces in which a `title` element is the feed's (or an entry's) title.
+const NS_RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+/// Namespaces in which a prefixed `title` element is the feed's (or an entry's) title: the ones
+/// feedparser reads as no namespace (its `_matchnamespaces` entries mapped to `''`: the RSS and
+/// Atom ones, and the Atom drafts' "Echo", "Pie" and example URIs), compared without regard to
+/// case. Any `backend.userland.com/rss` URI counts too. An unprefixed `title` counts in any
+/// namespace, as it does to feedparser.
 const TITLE_NAMESPACES: &[&str] = &[
     NS_RSS090,
     NS_RSS10,
     NS_ATOM03,
     NS_ATOM10,
-    "http://backend.userland.com/rss2",
     "http://blogs.law.harvard.edu/tech/rss",
+    "http://example.com/newformat#",
+    "http://example.com/necho",
+    "http://purl.org/echo/",
+    "uri/of/echo/namespace#",
+    "http://purl.org/pie/",
+    "http://purl.org/rss/1.0/modules/rss091#",
 ];
+
+/// Whether a prefixed `title` in namespace `ns` is a feed or entry title (see
+/// [`TITLE_NAMESPACES`]).
+fn is_title_namespace(ns: &str) -> bool {
+    TITLE_NAMESPACES.iter().any(|t| t.eq_ignore_ascii_case(ns))
+        || ns.to_ascii_lowercase().contains("backend.userland.com/rss")
+}
 
 /// What one reading of a document found.
 struct Found {
@@ -953,16 +944,27 @@ struct Root {
     feed_rs: bool,
 }
 
-/// Reads up to the root element and tells the format from its name, namespace and version.
+/// Reads up to the root element and tells the format from its name, namespace and version, as
+/// feedparser does: a DOCTYPE does not decide (an XHTML DOCTYPE in front of `<rss>` is an RSS
+/// feed), the root element does; a `<feed>` is Atom 1.0 when it declares that namespace (any
+/// prefix, any case), else its `version` attribute says (`0.3`: Atom 0.3, whatever namespace
+/// it is in).
 fn sniff_root(text: &str) -> Result<Root, Error> {
+    let html_page = || Error::new(ErrorKind::NotAFeed, "an HTML page, not a feed");
     let mut reader = NsReader::from_str(text);
+    let mut html_doctype = false;
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(|e| {
-            Error::new(
-                ErrorKind::Malformed,
-                format!("XML is broken before its root element: {e}"),
-            )
-        })?;
+        let (ns, event) = match reader.read_resolved_event() {
+            Ok(x) => x,
+            // HTML is rarely well-formed XML: a page with an HTML DOCTYPE stays a page.
+            Err(_) if html_doctype => return Err(html_page()),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    format!("XML is broken before its root element: {e}"),
+                ))
+            }
+        };
         let start = match event {
             Event::Start(e) | Event::Empty(e) => e,
             Event::Eof => {
@@ -971,13 +973,13 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
                     "the document has no root element",
                 ))
             }
-            Event::DocType(d)
-                if d.xml10_content()
+            Event::DocType(d) => {
+                html_doctype = d
+                    .xml10_content()
                     .trim_start()
                     .get(..4)
-                    .is_some_and(|n| n.eq_ignore_ascii_case("html")) =>
-            {
-                return Err(Error::new(ErrorKind::NotAFeed, "an HTML page, not a feed"))
+                    .is_some_and(|n| n.eq_ignore_ascii_case("html"));
+                continue;
             }
             Event::Text(t) if !t.xml10_content().trim().is_empty() => {
                 return Err(Error::new(
@@ -1001,12 +1003,20 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
             },
             "rdf" if binds(&start, NS_RSS090) => FeedKind::Rss090,
             "rdf" => FeedKind::Rss10,
-            "feed" if ns == Some(NS_ATOM03) || version.as_deref() == Some("0.3") => {
-                FeedKind::Atom03
+            "feed"
+                if ns.is_some_and(|n| n.eq_ignore_ascii_case(NS_ATOM10))
+                    || binds(&start, NS_ATOM10) =>
+            {
+                FeedKind::Atom10
             }
-            "feed" if ns == Some(NS_ATOM10) => FeedKind::Atom10,
-            "feed" => FeedKind::Atom,
-            "html" => return Err(Error::new(ErrorKind::NotAFeed, "an HTML page, not a feed")),
+            "feed" => match version.as_deref() {
+                Some("0.1") => FeedKind::Atom01,
+                Some("0.2") => FeedKind::Atom02,
+                Some("0.3") => FeedKind::Atom03,
+                _ => FeedKind::Atom,
+            },
+            "html" => return Err(html_page()),
+            _ if html_doctype => return Err(html_page()),
             _ => {
                 return Err(Error::new(
                     ErrorKind::NotAFeed,
@@ -1015,7 +1025,12 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
             }
         };
         // feed-rs has no Atom 0.3 (base64 and escaped titles) and no RSS 0.90 namespace.
-        let feed_rs = !matches!(kind, FeedKind::Atom03 | FeedKind::Rss090);
+        // Nor does it read a root in a namespace it does not know (`<rss xmlns="...">`), whose
+        // unprefixed elements feedparser still reads.
+        let feed_rs = !matches!(
+            kind,
+            FeedKind::Atom01 | FeedKind::Atom02 | FeedKind::Atom03 | FeedKind::Rss090
+        ) && ns.is_none_or(|n| n == NS_RDF || is_title_namespace(n));
         return Ok(Root { kind, feed_rs });
     }
 }
@@ -1041,11 +1056,12 @@ fn attribute(start: &BytesStart<'_>, name: &str) -> Option<String> {
         })
 }
 
-/// Whether the element declares a namespace (default or prefixed) bound to `uri`.
+/// Whether the element declares a namespace (default or prefixed) bound to `uri`, in any case
+/// (feedparser compares namespaces lower-cased).
 fn binds(start: &BytesStart<'_>, uri: &str) -> bool {
     start.html_attributes().flatten().any(|a| {
         let key = a.key.as_ref();
-        (key == "xmlns" || key.starts_with("xmlns:")) && a.value.trim() == uri
+        (key == "xmlns" || key.starts_with("xmlns:")) && a.value.trim().eq_ignore_ascii_case(uri)
     })
 }
 
@@ -1059,6 +1075,33 @@ fn has_inner_xml_declaration(text: &str) -> bool {
 }
 
 fn xml_title(text: &str, entries: Entries) -> Result<Found, Error> {
+    let mut found = read_xml(text, entries)?;
+    found.title = found.title.map(c1_as_windows_1252);
+    found.entries = found.entries.into_iter().map(c1_as_windows_1252).collect();
+    Ok(found)
+}
+
+/// `s` with the C1 controls windows-1252 has characters for (U+0080 to U+009F, but for the five
+/// it leaves undefined) read as those characters, as feedparser does to every element's text
+/// (whatever the document's encoding: a byte 0x93 read as Latin-1, a `\u{93}` in UTF-8).
+fn c1_as_windows_1252(s: String) -> String {
+    if !s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return s;
+    }
+    s.chars()
+        .map(|c| match u8::try_from(u32::from(c)) {
+            Ok(b @ 0x80..=0x9f) => {
+                let bytes = [b];
+                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes);
+                text.chars().next().unwrap_or(c)
+            }
+            _ => c,
+        })
+        .collect()
+}
+
+/// [`xml_title`] before the C1 controls are mapped.
+fn read_xml(text: &str, entries: Entries) -> Result<Found, Error> {
     let root = sniff_root(text)?;
     let mut notes = Vec::new();
     let repaired = repair_references(text, &mut notes);
@@ -1390,7 +1433,7 @@ fn scan(text: &str, kind: FeedKind, scope: Scope) -> Found {
                 }
                 if local == "title" && role.is_none() {
                     let is_dc = ns == Some(NS_DC);
-                    let title_ns = ns.is_none_or(|n| TITLE_NAMESPACES.contains(&n));
+                    let title_ns = e.name().prefix().is_none() || ns.is_none_or(is_title_namespace);
                     let target = match parent {
                         Some(Target::Feed) if is_dc && dc_title.is_none() => Some(Target::DcFeed),
                         Some(Target::Feed) if title_ns && title.is_none() => Some(Target::Feed),
@@ -1753,10 +1796,11 @@ fn parse_link_header(value: &str) -> Vec<HeaderLink> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use encoding_rs::Encoding;
 
     #[test]
     fn labels_cover_whatwg_python_and_code_pages() {
-        let name = |l: &str| charset_for_label(l).map(Charset::name);
+        let name = |l: &str| Charset::for_label(l).map(Charset::name);
         assert_eq!(name("UTF-8"), Some("UTF-8"));
         assert_eq!(name("utf_8"), Some("UTF-8"));
         assert_eq!(name("latin-1"), Some("windows-1252"));
@@ -1769,16 +1813,18 @@ mod tests {
         assert_eq!(name("ibm-852"), Some("IBM852"));
         assert_eq!(name("437"), Some("IBM437"));
         assert_eq!(name("cp866"), Some("IBM866"));
-        assert_eq!(name("cp932"), Some("Shift_JIS"));
-        assert_eq!(name("cp950"), Some("Big5"));
+        assert_eq!(name("cp932"), Some("cp932"));
+        assert_eq!(name("cp950"), Some("cp950"));
         assert_eq!(name("cp10000"), Some("macintosh"));
         assert_eq!(name("windows-1251"), Some("windows-1251"));
+        assert_eq!(name("cp037"), Some("IBM037"));
+        assert_eq!(name("utf-32"), Some("UTF-32"));
         assert_eq!(name("x-klingon"), None);
-        assert_eq!(name("utf-32"), None);
         assert_eq!(name("cp99999"), None);
     }
 
-    /// Every WHATWG encoding encoding_rs can encode into: a title in it survives the round trip.
+    /// Every WHATWG encoding encoding_rs can encode into, by its WHATWG name: a title in it
+    /// survives the round trip.
     #[test]
     fn every_whatwg_encoding_decodes() {
         let labels = [
@@ -1822,7 +1868,8 @@ mod tests {
         for label in labels {
             let enc = Encoding::for_label(label.as_bytes()).unwrap();
             // A non-ASCII character the encoding has: the first high byte (pair) that decodes.
-            let sample = (0x80..=0xffu8)
+            // From 0xA1 up, where WHATWG and Python agree (GBK reads 0x80 as € to WHATWG only).
+            let sample = (0xa1..=0xfeu8)
                 .flat_map(|a| [vec![a], vec![a, 0xa1], vec![a, 0x40]])
                 .find_map(|bytes| {
                     let s = enc.decode_without_bom_handling_and_without_replacement(&bytes)?;
@@ -1833,6 +1880,8 @@ mod tests {
                         && !c.is_ascii()
                         && !c.is_control()
                         && !c.is_whitespace()
+                        // Private use: where GBK's user-defined rows are to WHATWG only.
+                        && !('\u{e000}'..='\u{f8ff}').contains(&c)
                         && !unmappable
                         && back[..] == bytes[..])
                         .then(|| s.into_owned())

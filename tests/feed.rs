@@ -155,7 +155,11 @@ fn every_fixture_is_listed() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/README.md"))
             .unwrap();
     for entry in std::fs::read_dir(FEEDS).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            continue;
+        }
         assert!(
             readme.contains(&format!("`feeds/{name}`")),
             "{name} is not in fixtures/README.md"
@@ -164,6 +168,23 @@ fn every_fixture_is_listed() {
             assert!(listed.contains(&name), "{name} is not in expected.tsv");
         }
     }
+    // feeds/encodings/: one document per Python codec and name, documented as a set (by codec)
+    // in the README.
+    assert!(readme.contains("`feeds/encodings/`"));
+    let mut codecs = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(format!("{FEEDS}/encodings")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let codec = name.split("--").next().unwrap().to_owned();
+        assert!(
+            readme.contains(&format!("| `{codec}` |")),
+            "{codec} is not in fixtures/README.md's table of encodings"
+        );
+        let listed_as = format!("encodings/{name}");
+        assert!(listed.contains(&listed_as), "{name} is not in expected.tsv");
+        codecs.insert(codec);
+    }
+    // Every text codec of Python 3.11 but `idna` (a document is no domain name to encode).
+    assert!(codecs.len() >= 108, "{} codecs", codecs.len());
 }
 
 #[test]
