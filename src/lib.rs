@@ -1,4 +1,12 @@
-//! greenfetch: eventlet's green threads on may's stackful coroutines.
+//! greenfetch: eventlet's green threads on may's stackful coroutines, and a toolkit and command
+//! line that fetch URLs through them.
+//!
+//! This crate is the `greenfetch` command line and, as a library, the two crates under it
+//! under one name: the runtime (`greenfetch-runtime`: green threads, eventlet's primitives, the
+//! green transport), whose items are re-exported here as they are, and the fetch, feed and
+//! server toolkit (`greenfetch-web`), whose modules are re-exported as `client`, `error`,
+//! `feed`, `fetch`, `server` and `titles`. A program that needs only the primitives depends on
+//! `greenfetch-runtime` and builds none of the rest.
 //!
 //! # Hello, world!
 //!
@@ -72,29 +80,8 @@
 //!   (its `Drop`s run). A task that never yields cannot be killed or timed out.
 #![deny(missing_docs)]
 
-pub mod backdoor;
-pub mod client;
-pub mod convenience;
-pub mod error;
-pub mod event;
-pub mod feed;
-pub mod fetch;
-pub mod green;
-pub mod greenpile;
-pub mod greenpool;
-pub mod greenthread;
-pub mod hub;
-pub mod queue;
-pub mod server;
-pub mod timeout;
-pub mod titles;
-mod wait;
-
-pub use backdoor::{backdoor, backdoor_server, Commands};
-pub use convenience::{connect, listen, serve, HandlerError, StopServe};
-pub use event::{AlreadySent, Event, NotSent};
-pub use greenpile::GreenPile;
-pub use greenpool::{GreenPool, Imap, ImapUnordered, InsidePool};
-pub use greenthread::{sleep, spawn, spawn_after, spawn_n, GreenThread, WaitError};
-pub use queue::{Empty, Full, LifoQueue, PriorityQueue, Queue, TooManyTaskDone};
-pub use timeout::{with_timeout, TimedOut, Timeout};
+// The whole toolkit under one name: the runtime's items at the top, as eventlet's are, and the
+// web toolkit's modules beside them. Library users who want the primitives alone depend on
+// `greenfetch-runtime` (see the README).
+pub use greenfetch_runtime::*;
+pub use greenfetch_web::{client, error, feed, fetch, server, titles};

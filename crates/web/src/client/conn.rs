@@ -1,0 +1,401 @@
+//! Connections: a green TCP stream (TLS by rustls on top), its read buffer, its deadline, and
+//! the pool of idle ones, one list per key (scheme, host, port and the proxy it goes through).
+//!
+//! Layer: networking.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use may::net::TcpStream;
+use rustls::{ClientConnection, StreamOwned};
+
+use greenfetch_runtime::wait::lock;
+
+/// A green TCP stream, plain or under TLS.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => match s.read(buf) {
+                // A peer that closes without close_notify (many servers do) ends the stream.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The first read buffer a connection gets; it grows for a large head or chunk line.
+const FIRST_BUFFER: usize = 4 * 1024;
+/// An idle connection keeps its buffer only up to this size.
+const IDLE_BUFFER: usize = 16 * 1024;
+
+/// One connection: the stream, what has been read and not consumed, and the socket timeout
+/// in force.
+pub(crate) struct Conn {
+    stream: Stream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The read/write timeout set on the socket now.
+    timeout: Option<Duration>,
+    /// The deadline of the current operation (`None`: no limit).
+    deadline: Option<Instant>,
+    /// Taken from the pool (a failure before any answer may be a stale connection).
+    pub(crate) reused: bool,
+    pub(crate) key: String,
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("key", &self.key)
+            .field("buffered", &(self.end - self.start))
+            .finish()
+    }
+}
+
+/// A time limit passed (the caller knows which one).
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "deadline passed")
+}
+
+impl Conn {
+    pub(crate) fn new(stream: Stream, key: String) -> Self {
+        Conn {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            timeout: None,
+            deadline: None,
+            reused: false,
+            key,
+        }
+    }
+
+    pub(crate) fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+
+    /// Gives the stream back (for a handshake that wraps it), with nothing buffered.
+    pub(crate) fn into_stream(self) -> Stream {
+        self.stream
+    }
+
+    /// Takes the socket's timeouts off (a handshake set them), so that the first operation
+    /// arms its own.
+    pub(crate) fn clear_timeouts(&mut self) {
+        let s = self.stream.tcp();
+        let _ = s.set_read_timeout(None);
+        let _ = s.set_write_timeout(None);
+        self.timeout = None;
+    }
+
+    /// Sets the deadline later reads and writes are held to.
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Makes the socket's timeout fit the deadline before an operation. A socket option costs a
+    /// system call, so a timeout up to a tenth longer than what is left is kept (an operation
+    /// that outlives the deadline is caught after it, by [`Conn::check_deadline`]).
+    fn arm(&mut self) -> io::Result<()> {
+        let want = match self.deadline {
+            None => None,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(timed_out());
+                }
+                Some(left)
+            }
+        };
+        let fits = match (self.timeout, want) {
+            (None, None) => true,
+            (Some(have), Some(left)) => have <= left + left / 10 + Duration::from_millis(1),
+            _ => false,
+        };
+        if !fits {
+            let s = self.stream.tcp();
+            s.set_read_timeout(want)?;
+            s.set_write_timeout(want)?;
+            self.timeout = want;
+        }
+        Ok(())
+    }
+
+    fn check_deadline(&self) -> io::Result<()> {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Err(timed_out()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs one socket operation under the deadline: a timeout before the deadline (the socket
+    /// had a shorter one) is tried again; `Interrupted` too.
+    fn io<T>(&mut self, mut op: impl FnMut(&mut Stream) -> io::Result<T>) -> io::Result<T> {
+        loop {
+            self.arm()?;
+            match op(&mut self.stream) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if e.kind() == io::ErrorKind::TimedOut
+                        || e.kind() == io::ErrorKind::WouldBlock =>
+                {
+                    // may resumed us from its timer thread: hop back onto a worker.
+                    greenfetch_runtime::wait::rehome();
+                    self.check_deadline()?;
+                    self.timeout = Some(Duration::ZERO); // re-arm on the next try
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes all of `bytes`.
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let n = self.io(|s| s.write(rest))?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            rest = &rest[n..];
+        }
+        self.io(|s| s.flush())
+    }
+
+    /// The bytes read and not yet consumed.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Marks `n` buffered bytes as consumed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n;
+        debug_assert!(self.start <= self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads more into the buffer (growing it when full, up to `limit` bytes buffered).
+    /// Returns the number of bytes read: 0 at the end of the stream.
+    pub(crate) fn fill(&mut self, limit: usize) -> io::Result<usize> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let grown = (self.buf.len() * 2).clamp(FIRST_BUFFER, limit.max(FIRST_BUFFER));
+                if grown <= self.buf.len() {
+                    return Err(io::Error::other("read buffer limit reached"));
+                }
+                self.buf.resize(grown, 0);
+            }
+        }
+        // The buffer leaves `self` for the read, so that `io` can borrow the rest.
+        let mut buf = std::mem::take(&mut self.buf);
+        let end = self.end;
+        let read = self.io(|s| s.read(&mut buf[end..]));
+        self.buf = buf;
+        let n = read?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Reads into `out`: buffered bytes first, else straight from the stream (a large body is
+    /// not copied through the buffer).
+    pub(crate) fn read_into(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let have = self.buffered();
+        if !have.is_empty() {
+            let n = have.len().min(out.len());
+            out[..n].copy_from_slice(&have[..n]);
+            self.consume(n);
+            return Ok(n);
+        }
+        self.io(|s| s.read(out))
+    }
+
+    /// Whether the peer is still there and quiet: a non-blocking peek says "would block". Must
+    /// not yield (it runs under the pool's lock).
+    fn is_open(&self) -> bool {
+        let mut one = [0u8; 1];
+        matches!(self.stream.tcp().inner().peek(&mut one), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Ready to wait in the pool: no leftover input, and a modest buffer.
+    fn idle(&mut self) -> bool {
+        if self.start != self.end {
+            return false;
+        }
+        if self.buf.len() > IDLE_BUFFER {
+            self.buf = Vec::new();
+        }
+        self.deadline = None;
+        true
+    }
+}
+
+/// Sizes and limits of the pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolSettings {
+    pub(crate) max_idle_per_host: usize,
+    pub(crate) max_idle_total: usize,
+    pub(crate) max_idle_age: Duration,
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+struct PoolState {
+    idle: HashMap<String, Vec<Idle>>,
+    total: usize,
+    swept: Instant,
+    opened: u64,
+}
+
+/// Idle keep-alive connections, one list per key: a checkout is a hash lookup and a pop.
+pub(crate) struct Pool {
+    state: Mutex<PoolState>,
+    settings: PoolSettings,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("idle", &self.idle()).finish()
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(settings: PoolSettings) -> Self {
+        Pool {
+            state: Mutex::new(PoolState {
+                idle: HashMap::new(),
+                total: 0,
+                swept: Instant::now(),
+                opened: 0,
+            }),
+            settings,
+        }
+    }
+
+    /// An idle connection for `key` that is still open, if there is one.
+    pub(crate) fn checkout(&self, key: &str) -> Option<Conn> {
+        loop {
+            let idle = {
+                let mut st = lock(&self.state);
+                let idle = st.idle.get_mut(key)?.pop()?;
+                st.total -= 1;
+                idle
+            };
+            // Stale or closed by the peer meanwhile: drop it (outside the lock), look again.
+            if idle.since.elapsed() < self.settings.max_idle_age && idle.conn.is_open() {
+                let mut c = idle.conn;
+                c.reused = true;
+                return Some(c);
+            }
+        }
+    }
+
+    /// Keeps a connection whose exchange ended cleanly, within the per-key and total limits
+    /// (else it is closed). Once every `max_idle_age` what has aged out goes, everywhere, so
+    /// hosts never visited again do not keep their connections.
+    pub(crate) fn checkin(&self, mut conn: Conn) {
+        if !conn.idle() {
+            return;
+        }
+        let s = self.settings;
+        let mut stale = Vec::new();
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        if now.duration_since(st.swept) >= s.max_idle_age {
+            st.swept = now;
+            st.idle.retain(|_, list| {
+                let (fresh, old): (Vec<Idle>, Vec<Idle>) = std::mem::take(list)
+                    .into_iter()
+                    .partition(|i| now.duration_since(i.since) < s.max_idle_age);
+                *list = fresh;
+                stale.extend(old);
+                !list.is_empty()
+            });
+            st.total -= stale.len();
+        }
+        let room = st.total < s.max_idle_total.max(s.max_idle_per_host);
+        if room {
+            let list = st.idle.entry(conn.key.clone()).or_default();
+            if list.len() < s.max_idle_per_host {
+                list.push(Idle { conn, since: now });
+                st.total += 1;
+            }
+        }
+        drop(st);
+        drop(stale); // closed outside the lock
+    }
+
+    pub(crate) fn opened_one(&self) {
+        lock(&self.state).opened += 1;
+    }
+
+    pub(crate) fn opened(&self) -> u64 {
+        lock(&self.state).opened
+    }
+
+    pub(crate) fn idle(&self) -> usize {
+        lock(&self.state).total
+    }
+}
+
+/// Connect tokens: at most this many connects in flight at once.
+pub(crate) type Gate = greenfetch_runtime::Queue<()>;
+
+/// Gives a connect token back when the connect attempt ends (or unwinds).
+pub(crate) struct Token<'a>(pub(crate) &'a Gate);
+
+impl Drop for Token<'_> {
+    fn drop(&mut self) {
+        self.0.put(());
+    }
+}
