@@ -12,11 +12,11 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use greenfetch::{backdoor_server, listen, Commands, Event, GreenPool};
+use greenfetch::{Commands, Event, GreenPool, backdoor_server, listen};
 
 const USAGE: &str = "usage: backdoor [--port P] [--workers N] [--seconds S] [--iterations N]";
 

@@ -8,9 +8,9 @@
 //! With no arguments it starts the embedded fixture server and fetches a few of its pages, so it
 //! runs anywhere with no network.
 
-use greenfetch::green::ureq::{agent, AgentConfig, GreenAgent};
-use greenfetch::server::fixture::FixtureServer;
 use greenfetch::GreenPool;
+use greenfetch::green::ureq::{AgentConfig, GreenAgent, agent};
+use greenfetch::server::fixture::FixtureServer;
 
 /// The function each green thread runs: blocking code, green underneath.
 fn fetch(agent: &GreenAgent, url: &str) -> Result<usize, ureq::Error> {

@@ -13,7 +13,7 @@
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::ExitCode;
 
-use greenfetch::{listen, GreenPool};
+use greenfetch::{GreenPool, listen};
 use may::net::{TcpListener, TcpStream};
 
 const USAGE: &str = "usage: echo_server [PORT] [--max-clients N]";

@@ -8,11 +8,11 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use greenfetch::{backdoor, backdoor_server, listen, spawn, Commands, GreenThread};
+use greenfetch::{Commands, GreenThread, backdoor, backdoor_server, listen, spawn};
 
 /// A client connection whose reads fail after a minute instead of hanging a broken test.
 fn connect(addr: std::net::SocketAddr) -> io::Result<TcpStream> {

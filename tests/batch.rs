@@ -355,11 +355,13 @@ fn gnu_parallel_shards_with_a_killed_job_resumed_merge_to_the_unsharded_output()
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let pid = std::fs::read_to_string(dir.join("pid.2")).unwrap();
-    assert!(Command::new("kill")
-        .args(["-KILL", pid.trim()])
-        .status()
-        .unwrap()
-        .success());
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = parallel.wait().unwrap();
     assert_eq!(status.code(), Some(1), "parallel counts the one killed job");
     let done_before = std::fs::read_to_string(dir.join("j.2"))

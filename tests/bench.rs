@@ -8,8 +8,8 @@
 use std::process::Output;
 
 use greenfetch::server::fixture::FixtureServer;
-use quick_xml::events::Event;
 use quick_xml::Reader;
+use quick_xml::events::Event;
 use serde_json::Value;
 
 /// Runs `greenfetch bench ARGS`, no stdin; no panic may reach the user.
@@ -189,10 +189,12 @@ fn a_tiny_sweep_writes_the_table_the_json_and_the_chart() {
     assert_eq!(settings["mode"], "closed");
     assert_eq!(settings["rate_per_s"], Value::Null);
     assert_eq!(settings["embedded_server"], true);
-    assert!(settings["target"]
-        .as_str()
-        .unwrap()
-        .starts_with("http://127.0.0.1:"));
+    assert!(
+        settings["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     assert_eq!(settings["workload"]["kind"], "delay");
     assert_eq!(settings["workload"]["path"], "/delay/5/{i}");
     assert_eq!(settings["workload"]["delay_ms"], 5);

@@ -303,10 +303,12 @@ fn limits_and_redirects() {
     let recs = jsonl(&out);
     assert_eq!(recs[0]["error"]["kind"], "body_too_large");
     assert_eq!(recs[1]["status"], 200);
-    assert!(recs[1]["final_url"]
-        .as_str()
-        .unwrap()
-        .ends_with("/redirect/0"));
+    assert!(
+        recs[1]["final_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/redirect/0")
+    );
     assert_eq!(recs[2]["error"]["kind"], "too_many_redirects");
     let nofollow = run(
         &[

@@ -9,7 +9,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::util::{answer, records, run_env, Scripted};
+use crate::util::{Scripted, answer, records, run_env};
 
 /// Runs `greenfetch ARGS` (stdin empty) and returns its output.
 fn run(args: &[&str]) -> Output {
@@ -155,12 +155,13 @@ fn credentials_stay_on_the_same_origin_unless_trusted() {
         home_seen.last().unwrap().header("authorization").as_deref(),
         Some("Basic YW5uOnB3")
     );
-    assert!(away
-        .seen()
-        .last()
-        .unwrap()
-        .header("authorization")
-        .is_none());
+    assert!(
+        away.seen()
+            .last()
+            .unwrap()
+            .header("authorization")
+            .is_none()
+    );
 }
 
 #[test]
@@ -588,10 +589,11 @@ fn raw_writes_the_bytes_as_sent_and_asks_for_no_coding() {
     let mut want = body;
     want.extend_from_slice(b"LZW bytes");
     assert!(out.stdout == want, "the bytes as sent");
-    assert!(srv
-        .seen()
-        .iter()
-        .all(|s| s.header("accept-encoding").is_none()));
+    assert!(
+        srv.seen()
+            .iter()
+            .all(|s| s.header("accept-encoding").is_none())
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use greenfetch::{listen, serve, spawn, Event, Queue, StopServe, WaitError};
+use greenfetch::{Event, Queue, StopServe, WaitError, listen, serve, spawn};
 
 fn listener() -> (may::net::TcpListener, SocketAddr) {
     let l = listen("127.0.0.1:0").expect("bind 127.0.0.1:0");

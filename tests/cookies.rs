@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::util::{answer, Scripted, Seen};
+use crate::util::{Scripted, Seen, answer};
 
 /// Runs `greenfetch ARGS` (no stdin); no panic may reach the user.
 fn run(args: &[&str]) -> Output {
@@ -257,7 +257,9 @@ fn an_expired_cookie_is_removed_and_not_written() {
     assert_eq!(cookies.len(), 1, "{written}");
     let fields: Vec<&str> = cookies[0].split('\t').collect();
     assert_eq!(
-        (fields[0], fields[1], fields[2], fields[3], fields[5], fields[6]),
+        (
+            fields[0], fields[1], fields[2], fields[3], fields[5], fields[6]
+        ),
         ("127.0.0.1", "FALSE", "/", "FALSE", "b", "2")
     );
     let expires: u64 = fields[4].parse().unwrap();
@@ -432,9 +434,11 @@ fn titles_and_bench_take_the_cookie_options_and_serve_does_not() {
     let seen = srv.seen();
     let bench_requests: Vec<&Seen> = seen.iter().filter(|s| path_of(s) != "/feed").collect();
     assert_eq!(bench_requests.len(), 3);
-    assert!(bench_requests
-        .iter()
-        .all(|s| cookie_set(s) == set(&["member=yes"])));
+    assert!(
+        bench_requests
+            .iter()
+            .all(|s| cookie_set(s) == set(&["member=yes"]))
+    );
 
     let out = run(&["serve", "-b", "member=yes"]);
     assert_eq!(out.status.code(), Some(2));

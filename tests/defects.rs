@@ -4,16 +4,16 @@
 //! reference/eventlet-semantics.md ("Behaviours observed but not tested upstream" and "What
 //! users ask for"); the tests are greenfetch's own. Each holds with several workers.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use greenfetch::{
-    spawn, spawn_after, with_timeout, Event, GreenPile, GreenPool, InsidePool, Queue, TimedOut,
-    WaitError,
+    Event, GreenPile, GreenPool, InsidePool, Queue, TimedOut, WaitError, spawn, spawn_after,
+    with_timeout,
 };
 
-use crate::util::{expected, expected_panic, green, wait_until, Log, LONG, TICK};
+use crate::util::{LONG, Log, TICK, expected, expected_panic, green, wait_until};
 
 /// Time given to a runaway producer to show itself in `imap_memory_is_bounded`; the bound it
 /// checks holds whatever this is.

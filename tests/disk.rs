@@ -183,9 +183,10 @@ fn a_full_disk_under_output_dir_stops_cleanly_and_resumes() {
     );
     let all = files(&out);
     assert_eq!(all.len(), 30, "{all:?}");
-    assert!(all
-        .iter()
-        .all(|(n, s)| *s == 100_000 && !n.ends_with(".part")));
+    assert!(
+        all.iter()
+            .all(|(n, s)| *s == 100_000 && !n.ends_with(".part"))
+    );
     let mut done = journal_indices(&journal);
     done.sort_unstable();
     assert_eq!(

@@ -4,13 +4,13 @@
 //! greenfetch. eventlet's `send(exc=...)` is `send_exception` on an `Event<Result<T, E>>`, its
 //! `AssertionError`s are `AlreadySent`/`NotSent`, and `wait(timeout)` is `wait_timeout`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use greenfetch::{spawn_n, AlreadySent, Event, NotSent};
+use greenfetch::{AlreadySent, Event, NotSent, spawn_n};
 
-use crate::util::{expected_panic, green, wait_until, LONG, TICK};
+use crate::util::{LONG, TICK, expected_panic, green, wait_until};
 
 // eventlet tests/event_test.py:7 test_waiting_for_event
 #[test]

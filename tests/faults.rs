@@ -8,8 +8,8 @@ use std::io::Write;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use greenfetch::server::fixture::FixtureServer;
 use greenfetch::server::Server;
+use greenfetch::server::fixture::FixtureServer;
 use serde_json::Value;
 
 /// What a line must come to: success, or one of these error kinds.

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use greenfetch::GreenPool;
 use greenfetch::client::ClientConfig;
 use greenfetch::error::{Error, ErrorKind};
-use greenfetch::green::tls::{server_config, wrap_ssl, TlsSide};
-use greenfetch::green::ureq::{agent, AgentConfig, GreenResolver};
+use greenfetch::green::tls::{TlsSide, server_config, wrap_ssl};
+use greenfetch::green::ureq::{AgentConfig, GreenResolver, agent};
 use greenfetch::server::fixture::FixtureServer;
-use greenfetch::GreenPool;
 
 fn get(a: &greenfetch::green::ureq::GreenAgent, url: &str) -> Result<(u16, String), Error> {
     let mut r = a.get(url).call().map_err(Error::from)?;

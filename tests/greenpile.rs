@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use greenfetch::{spawn, with_timeout, Event, GreenPile, GreenPool, TimedOut};
+use greenfetch::{Event, GreenPile, GreenPool, TimedOut, spawn, with_timeout};
 
-use crate::util::{green, TICK};
+use crate::util::{TICK, green};
 
 /// eventlet's `passthru(a)`: sleeps 10 ms and returns its argument.
 fn passthru<T>(a: T) -> T {

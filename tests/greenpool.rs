@@ -6,13 +6,13 @@
 //! `a.zip(b)`. The cases that need one worker (test_spawn_n, test_waiting,
 //! test_multiple_coros, test_spawn_n_2) are in single_worker.rs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use greenfetch::{with_timeout, Event, GreenPool, InsidePool, Queue, WaitError};
+use greenfetch::{Event, GreenPool, InsidePool, Queue, WaitError, with_timeout};
 
-use crate::util::{expected, expected_panic, green, pseudo_random, LONG, TICK};
+use crate::util::{LONG, TICK, expected, expected_panic, green, pseudo_random};
 
 /// eventlet's `passthru(a)`: sleeps 10 ms and returns its argument.
 fn passthru<T>(a: T) -> T {

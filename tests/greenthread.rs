@@ -4,13 +4,13 @@
 //! tests/hub_test.py, and rewritten for greenfetch. These hold with several workers; the
 //! cases that need eventlet's single thread (test_n, test_kill) are in single_worker.rs.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use greenfetch::{spawn, spawn_after, Event, GreenThread, WaitError};
+use greenfetch::{Event, GreenThread, WaitError, spawn, spawn_after};
 
-use crate::util::{expected, expected_panic, green, wait_until, Log, LONG, TICK};
+use crate::util::{LONG, Log, TICK, expected, expected_panic, green, wait_until};
 
 /// eventlet's `passthru(*args, **kw)`: records its arguments in `log` and returns them.
 fn passthru(log: &Log<(i32, i32)>, a: i32, b: i32) -> (i32, i32) {

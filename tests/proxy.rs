@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::util::{answer, records, run_env as run, Scripted};
+use crate::util::{Scripted, answer, records, run_env as run};
 
 /// What a test proxy was asked: request lines (HTTP) or targets (SOCKS), and headers seen.
 #[derive(Debug, Clone, Default)]
@@ -370,10 +370,12 @@ fn socks5h_sends_the_name_and_socks5_the_address() {
         &[],
     );
     assert_eq!(r[0]["error"]["kind"], "proxy", "{}", r[0]);
-    assert!(r[0]["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("rejected the user name and password"));
+    assert!(
+        r[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the user name and password")
+    );
 }
 
 #[test]
@@ -399,11 +401,13 @@ fn curls_variables_choose_the_proxy() {
     assert_eq!(kind(&[("all_proxy", &dead)]), "proxy");
     // ... and with the host in NO_PROXY it is not used.
     assert!(kind(&[("http_proxy", &dead), ("NO_PROXY", "127.0.0.1")]).is_null());
-    assert!(kind(&[
-        ("http_proxy", &dead),
-        ("no_proxy", "10.0.0.0/8, 127.0.0.0/8")
-    ])
-    .is_null());
+    assert!(
+        kind(&[
+            ("http_proxy", &dead),
+            ("no_proxy", "10.0.0.0/8, 127.0.0.0/8")
+        ])
+        .is_null()
+    );
     assert!(kind(&[("http_proxy", &dead), ("no_proxy", "*")]).is_null());
     // HTTP_PROXY is never read (curl: a CGI client can set it); HTTPS_PROXY is not for http.
     assert!(kind(&[("HTTP_PROXY", &dead)]).is_null());

@@ -7,9 +7,9 @@
 //! `getting()` shows it blocked, so they hold with several workers. The channel ordering cases
 //! (test_channel_send, test_channel_wait) need one worker and are in single_worker.rs.
 
-use greenfetch::{spawn, with_timeout, Empty, Event, Full, Queue};
+use greenfetch::{Empty, Event, Full, Queue, spawn, with_timeout};
 
-use crate::util::{green, wait_until, Log, LONG, TICK};
+use crate::util::{LONG, Log, TICK, green, wait_until};
 
 /// eventlet's `do_bail`: a getter whose timeout fires while it waits.
 fn do_bail(q: &Queue<&'static str>) -> &'static str {

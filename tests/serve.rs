@@ -14,10 +14,10 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use greenfetch::green::ureq::AddressPolicy;
+use greenfetch::server::Server;
 use greenfetch::server::dispatch::{Dispatch, DispatchConfig};
 use greenfetch::server::fixture::FixtureServer;
 use greenfetch::server::http::{HostCheck, HttpConfig, HttpServer, Request, Response};
-use greenfetch::server::Server;
 use serde_json::Value;
 
 use crate::util::LIMIT;
@@ -329,10 +329,12 @@ fn json_records_have_the_titles_fields() {
     assert_eq!(recs[3]["title"], Value::Null);
     assert_eq!(recs[4]["error"]["kind"], "http_status");
     assert_eq!(recs[4]["status"], 404);
-    assert!(recs[4]["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("404"));
+    assert!(
+        recs[4]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("404")
+    );
 }
 
 #[test]
@@ -618,9 +620,11 @@ fn idle_connections_make_room_and_one_client_gets_its_share_only() {
     let r = ask(addr, "GET", "/healthz", &[], "");
     assert_eq!(r.status, 200);
     assert!(idle[0].closed(), "the oldest idle connection was closed");
-    assert!(service
-        .metrics()
-        .contains("greenfetch_serve_connections_evicted_total 1\n"));
+    assert!(
+        service
+            .metrics()
+            .contains("greenfetch_serve_connections_evicted_total 1\n")
+    );
     // The others are still served.
     idle[3].send(&request("GET", "/healthz", &[], "", true));
     assert_eq!(idle[3].reply().status, 200);

@@ -13,13 +13,13 @@
 //! Event's send does not switch) and two defects that need a precise interleaving (killing a
 //! pool task before it starts; a getter killed after an item was handed to it).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use greenfetch::{spawn, spawn_after, Event, GreenPile, GreenPool, Queue, WaitError};
+use greenfetch::{Event, GreenPile, GreenPool, Queue, WaitError, spawn, spawn_after};
 
-use util::{expected_panic, green, pseudo_random, Log, EXPECTED};
+use util::{EXPECTED, Log, expected_panic, green, pseudo_random};
 
 /// The whole binary runs on one worker thread, like eventlet's hub.
 const WORKERS: usize = 1;

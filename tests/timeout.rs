@@ -6,12 +6,12 @@
 //! silent `with Timeout(s, False):` is `run_silent`. A timeout that must fire uses `TICK`, one
 //! that must not uses `LONG`, so no test depends on two timers racing each other.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use greenfetch::{sleep, TimedOut, Timeout};
+use greenfetch::{TimedOut, Timeout, sleep};
 
-use crate::util::{green, LONG, TICK};
+use crate::util::{LONG, TICK, green};
 
 /// Sets its flag when dropped: proves that a killed block unwound.
 struct SetOnDrop(Arc<AtomicBool>);

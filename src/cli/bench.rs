@@ -25,22 +25,22 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use greenfetch::error::ErrorKind;
 use greenfetch::fetch::Fetcher;
 use greenfetch::server::FixtureServer;
-use greenfetch::{hub, GreenPool};
+use greenfetch::{GreenPool, hub};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::args::BenchArgs;
 use super::plot;
 use super::{
-    configure_hub, cookie_engine, fetch_config, install_interrupt_handler, progress, save_jar,
-    usage_error, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED, configure_hub, cookie_engine,
+    fetch_config, install_interrupt_handler, progress, save_jar, usage_error,
 };
 use greenfetch::fetch::cookies::Cookies;
 

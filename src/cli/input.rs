@@ -7,13 +7,13 @@ use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use greenfetch::error::{Error, ErrorKind};
-use greenfetch::fetch::{host_of, parse_line, stable_hash, MAX_URL_LEN};
 use greenfetch::Queue;
+use greenfetch::error::{Error, ErrorKind};
+use greenfetch::fetch::{MAX_URL_LEN, host_of, parse_line, stable_hash};
 
+use super::INTERRUPTED;
 use super::args::Shard;
 use super::journal::Done;
-use super::INTERRUPTED;
 
 /// One input record: its position among all inputs, and its URL or why it is not one.
 #[derive(Debug)]

@@ -199,9 +199,11 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(b"1\to").unwrap();
         drop(f);
-        assert!(Journal::open(&p, false, false)
-            .unwrap_err()
-            .contains("--resume"));
+        assert!(
+            Journal::open(&p, false, false)
+                .unwrap_err()
+                .contains("--resume")
+        );
         let (mut j, done) = Journal::open(&p, true, false).unwrap();
         assert_eq!(done.len(), 2);
         assert!(done.contains(0) && done.contains(2) && !done.contains(1));
@@ -210,9 +212,11 @@ mod tests {
         let (_, done) = Journal::open(&p, true, false).unwrap();
         assert_eq!(done.len(), 3);
         std::fs::write(&p, "hello\n").unwrap();
-        assert!(Journal::open(&p, true, false)
-            .unwrap_err()
-            .contains("not a greenfetch journal"));
+        assert!(
+            Journal::open(&p, true, false)
+                .unwrap_err()
+                .contains("not a greenfetch journal")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

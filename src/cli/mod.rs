@@ -13,24 +13,24 @@ mod sink;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use greenfetch::client::proxy::Proxies;
 use greenfetch::client::ClientConfig;
+use greenfetch::client::proxy::Proxies;
 use greenfetch::error::{Error, ErrorKind};
 use greenfetch::fetch::{FetchConfig, Fetched, Fetcher};
 use greenfetch::green::ureq::GreenResolver;
-use greenfetch::{hub, GreenPool, WaitError};
+use greenfetch::{GreenPool, WaitError, hub};
 
 use args::{
     Cli, Command, CookieArgs, FetchArgs, InputArgs, NetArgs, PoolArgs, ProxyArgs, RequestArgs,
     RunArgs, ServeArgs, TitlesArgs,
 };
 use greenfetch::fetch::cookies::Cookies;
-use greenfetch::titles::{title_with, TitleOptions, Titled};
+use greenfetch::titles::{TitleOptions, Titled, title_with};
 use output::{Outcome, TitleOutcome, TitlesWriter, Writer};
 
 /// Set by the first Ctrl-C: stop reading input, flush what is done in order, exit 130.
@@ -107,7 +107,7 @@ fn install_interrupt_handler() {
 /// unknown.
 #[cfg(unix)]
 pub(crate) fn raise_open_file_limit() -> Option<u64> {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let lim = getrlimit(Resource::Nofile);
     let higher = match (lim.current, lim.maximum) {
         (Some(cur), Some(max)) => cur < max,
@@ -133,8 +133,8 @@ pub(crate) fn raise_open_file_limit() -> Option<u64> {
 
 /// Reads a CA certificate file: PEM (one or more certificates) or DER.
 fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
-    use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if !bytes.starts_with(b"-----BEGIN") {
         return Ok(vec![bytes]);
@@ -376,7 +376,7 @@ fn cookie_engine(a: &CookieArgs) -> Result<Option<Arc<Cookies>>, String> {
                 if e.kind() == io::ErrorKind::NotFound
                     && a.cookie_jar.as_deref() == Some(path.as_path()) =>
             {
-                continue
+                continue;
             }
             Err(e) => return Err(format!("-b {}: {e}", path.display())),
         };

@@ -304,8 +304,8 @@ fn series(s: &mut String, name: &str, colour: &str, pts: &[(f64, f64, String)], 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quick_xml::events::Event;
     use quick_xml::Reader;
+    use quick_xml::events::Event;
 
     /// Parses the document; returns the classes of its `<path>`s and all its text.
     fn parse(doc: &str) -> (Vec<String>, String) {

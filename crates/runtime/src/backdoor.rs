@@ -60,7 +60,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::IpAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use may::net::TcpListener;
@@ -388,10 +388,11 @@ mod tests {
         assert_eq!(c.reply("").as_deref(), Some(""));
         assert_eq!(c.reply("quit"), None);
         assert_eq!(c.reply("exit"), None);
-        assert!(c
-            .reply("nope")
-            .unwrap()
-            .starts_with("unknown command \"nope\""));
+        assert!(
+            c.reply("nope")
+                .unwrap()
+                .starts_with("unknown command \"nope\"")
+        );
     }
 
     #[test]

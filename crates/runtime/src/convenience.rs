@@ -75,12 +75,12 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use may::net::{TcpListener, TcpStream};
 
 use crate::greenpool::GreenPool;
-use crate::greenthread::{self, panic_message, GreenThread, WaitError};
+use crate::greenthread::{self, GreenThread, WaitError, panic_message};
 use crate::queue::Queue;
 
 /// What a [`serve`] handler returns on failure: any error, `Send` and `Sync`.

@@ -44,7 +44,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::wait::{deadline, lock, Waiter};
+use crate::wait::{Waiter, deadline, lock};
 
 /// `send` on an event that already holds a value; the unsent value comes back.
 ///

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::greenpool::GreenPool;
 use crate::greenthread::{GreenThread, Shared, WaitError};
-use crate::wait::{lock, Waiter};
+use crate::wait::{Waiter, lock};
 
 struct State<T> {
     /// Spawned and not yet consumed (eventlet's `counter`), including spawns in progress.

@@ -21,14 +21,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::greenthread::{self, panic_message, GreenThread, Shared, WaitError};
+use crate::greenthread::{self, GreenThread, Shared, WaitError, panic_message};
 use crate::queue::Queue;
-use crate::wait::{deadline, lock, Waiter};
+use crate::wait::{Waiter, deadline, lock};
 
 /// eventlet's default pool size.
 pub const DEFAULT_POOL_SIZE: usize = 1000;

@@ -25,12 +25,12 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::wait::{lock, Waiter};
+use crate::wait::{Waiter, lock};
 
 /// Why [`GreenThread::wait`] has no value to give.
 ///

@@ -97,11 +97,11 @@ pub mod queue;
 pub mod timeout;
 pub mod wait;
 
-pub use backdoor::{backdoor, backdoor_server, Commands};
-pub use convenience::{connect, listen, serve, HandlerError, StopServe};
+pub use backdoor::{Commands, backdoor, backdoor_server};
+pub use convenience::{HandlerError, StopServe, connect, listen, serve};
 pub use event::{AlreadySent, Event, NotSent};
 pub use greenpile::GreenPile;
 pub use greenpool::{GreenPool, Imap, ImapUnordered, InsidePool};
-pub use greenthread::{sleep, spawn, spawn_after, spawn_n, GreenThread, WaitError};
+pub use greenthread::{GreenThread, WaitError, sleep, spawn, spawn_after, spawn_n};
 pub use queue::{Empty, Full, LifoQueue, PriorityQueue, Queue, TooManyTaskDone};
-pub use timeout::{with_timeout, TimedOut, Timeout};
+pub use timeout::{TimedOut, Timeout, with_timeout};

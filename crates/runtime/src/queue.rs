@@ -28,7 +28,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::wait::{deadline, lock, Waiter};
+use crate::wait::{Waiter, deadline, lock};
 
 /// `put_nowait` (or a timed `put`) found the queue full; the item comes back.
 ///

@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::greenthread::{self, GreenThread, Shared, WaitError};
-use crate::wait::{lock, Waiter};
+use crate::wait::{Waiter, lock};
 
 /// The deadline passed before the block finished.
 ///

@@ -57,9 +57,9 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use html5gum::{DefaultEmitter, Token, Tokenizer};
+use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
 
 use crate::error::{Error, ErrorKind};
 
@@ -262,7 +262,7 @@ fn read(body: &[u8], content_type: Option<&str>, entries: Entries) -> Result<Fee
             return Err(Error::new(
                 ErrorKind::NotAFeed,
                 "the body is neither XML nor JSON",
-            ))
+            ));
         }
     };
     let bozo = decoded.bozo.or(found.bozo);
@@ -962,7 +962,7 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
                 return Err(Error::new(
                     ErrorKind::Malformed,
                     format!("XML is broken before its root element: {e}"),
-                ))
+                ));
             }
         };
         let start = match event {
@@ -971,7 +971,7 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
                 return Err(Error::new(
                     ErrorKind::NotAFeed,
                     "the document has no root element",
-                ))
+                ));
             }
             Event::DocType(d) => {
                 html_doctype = d
@@ -985,7 +985,7 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
                 return Err(Error::new(
                     ErrorKind::NotAFeed,
                     "text before the root element: not XML",
-                ))
+                ));
             }
             _ => continue,
         };
@@ -1021,7 +1021,7 @@ fn sniff_root(text: &str) -> Result<Root, Error> {
                 return Err(Error::new(
                     ErrorKind::NotAFeed,
                     format!("XML whose root is <{}>, not a feed", start.name().as_ref()),
-                ))
+                ));
             }
         };
         // feed-rs has no Atom 0.3 (base64 and escaped titles) and no RSS 0.90 namespace.

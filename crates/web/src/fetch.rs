@@ -29,11 +29,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use url::Url;
 
-use crate::client::{decode, Client, ClientConfig, Request};
+use crate::client::{Client, ClientConfig, Request, decode};
 use crate::error::{Error, ErrorKind};
 use cookies::Cookies;
-use greenfetch_runtime::wait::lock;
 use greenfetch_runtime::Queue;
+use greenfetch_runtime::wait::lock;
 use robots::{Robots, RobotsFile};
 
 /// `-b/--cookie` and `--cookie-jar`: one RFC 6265 cookie engine for the run.
@@ -632,7 +632,7 @@ impl Fetcher {
                 return Attempt::Done(Fetched::failed(
                     url,
                     Error::new(ErrorKind::NotAUrl, format!("{url:?}: {e}")),
-                ))
+                ));
             }
         };
         let t0 = Instant::now();
@@ -836,7 +836,7 @@ impl Fetcher {
                     return match resp.read_body(ROBOTS_BODY_LIMIT, true) {
                         Ok(b) => RobotsFile::Found(b.bytes),
                         Err(e) => RobotsFile::Unreachable(e.to_string()),
-                    }
+                    };
                 }
                 (429, None) | (500.., None) => {
                     resp.discard(REDIRECT_BODY_DRAIN);

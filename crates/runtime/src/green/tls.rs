@@ -57,7 +57,7 @@ use std::sync::Arc;
 use may::net::TcpStream;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
-use rustls::{StreamOwned, DEFAULT_VERSIONS};
+use rustls::{DEFAULT_VERSIONS, StreamOwned};
 
 /// Which end of the TLS session this stream is.
 ///

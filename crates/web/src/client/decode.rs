@@ -450,7 +450,7 @@ impl Read for Layer<'_> {
                         "the {} body was not decoded: an earlier read failed",
                         self.coding.name()
                     ))
-                    .io())
+                    .io());
                 }
             }
         }
@@ -579,7 +579,7 @@ mod tests {
                     return Err(match decode_error(&e) {
                         Some(d) => d.to_string(),
                         None => format!("not a decode error: {e}"),
-                    })
+                    });
                 }
             }
         }

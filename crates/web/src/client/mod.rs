@@ -461,7 +461,7 @@ impl Client {
                 return Err(Error::new(
                     ErrorKind::UnsupportedScheme,
                     format!("{s}: is not supported (only http and https)"),
-                ))
+                ));
             }
         };
         let host = url

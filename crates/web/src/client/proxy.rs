@@ -141,13 +141,13 @@ impl ProxyUrl {
                         return Err(format!(
                             "{text:?}: proxies spoken to over TLS (https://) are not supported; \
                              use http://, socks5:// or socks5h://"
-                        ))
+                        ));
                     }
                     other => {
                         return Err(format!(
                             "{text:?}: unknown proxy scheme {other:?} (http, socks5, socks5h, \
                              socks4, socks4a)"
-                        ))
+                        ));
                     }
                 };
                 (scheme, rest)
@@ -514,7 +514,7 @@ pub fn http_connect<S: Read + Write>(
             Ok(0) => {
                 return Err(ProxyError::new(format!(
                     "proxy {proxy} closed the connection before answering CONNECT {target}"
-                )))
+                )));
             }
             Ok(_) => head.push(byte[0]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -650,12 +650,12 @@ pub fn socks5_connect<S: Read + Write>(
             return Err(ProxyError::new(format!(
                 "proxy {proxy} wants a user name and password (give them in the proxy URL: \
                  socks5://USER:PASSWORD@HOST:PORT)"
-            )))
+            )));
         }
         _ => {
             return Err(ProxyError::new(format!(
                 "proxy {proxy} accepts none of the SOCKS5 authentication methods offered"
-            )))
+            )));
         }
     }
     let mut req = vec![5, 1, 0];
@@ -722,7 +722,7 @@ pub fn socks5_connect<S: Read + Write>(
         t => {
             return Err(ProxyError::new(format!(
                 "proxy {proxy} broke the SOCKS5 protocol (address type {t})"
-            )))
+            )));
         }
     };
     let mut skip = vec![0u8; rest];
@@ -778,7 +778,7 @@ pub fn socks4_connect<S: Read + Write>(
         SocksTarget::Addr(SocketAddr::V6(a)) => {
             return Err(ProxyError::new(format!(
                 "proxy {proxy}: SOCKS4 cannot reach the IPv6 address {a}"
-            )))
+            )));
         }
         SocksTarget::Name(host, port) => {
             req.extend_from_slice(&port.to_be_bytes());

@@ -396,7 +396,7 @@ impl Charset {
             Special::RawUnicodeEscape => return Ok(unicode_escape(bytes, true).map(Cow::Owned)),
             // Python's idna codec reads a document without an `xn--` label as ASCII.
             Special::Idna if !contains(bytes, b"xn--") => {
-                return Ok(bytes.is_ascii().then(|| ascii(bytes)))
+                return Ok(bytes.is_ascii().then(|| ascii(bytes)));
             }
             Special::Hz => return Ok(hz(bytes).map(Cow::Owned)),
             Special::Johab => return Ok(johab(bytes).map(Cow::Owned)),

@@ -60,8 +60,8 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
-use greenfetch_runtime::wait::lock;
 use greenfetch_runtime::Event;
+use greenfetch_runtime::wait::lock;
 
 /// The most origins the cache holds at once (oldest dropped first).
 ///
@@ -558,7 +558,7 @@ impl Robots {
                          disallowed, RFC 9309 2.3.1.4"
                     ),
                     rule: None,
-                })
+                });
             }
             Answer::Rules(rules) => rules,
         };
@@ -747,11 +747,7 @@ fn parse(body: &[u8], token: &str) -> Vec<Rule> {
             star.push(rule());
         }
     }
-    if any_named {
-        named
-    } else {
-        star
-    }
+    if any_named { named } else { star }
 }
 
 #[cfg(test)]
@@ -1076,9 +1072,11 @@ mod tests {
         let no = joined(waiter);
         assert!(no.unwrap_err().to_string().contains("could not be fetched"));
         assert_eq!(robots.len(), 0);
-        assert!(robots
-            .check(&url("http://h/c"), |_| RobotsFile::Unavailable)
-            .is_ok());
+        assert!(
+            robots
+                .check(&url("http://h/c"), |_| RobotsFile::Unavailable)
+                .is_ok()
+        );
     }
 
     #[test]

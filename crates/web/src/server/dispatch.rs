@@ -128,13 +128,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::http::{
-    host_name, negotiate, ConnStats, HostCheck, HttpConfig, HttpServer, Request, Response, Service,
-};
 use super::Server;
+use super::http::{
+    ConnStats, HostCheck, HttpConfig, HttpServer, Request, Response, Service, host_name, negotiate,
+};
 use crate::error::{Error, ErrorKind};
-use crate::fetch::{parse_line, FetchConfig, Fetcher};
-use crate::titles::{title_of, Titled};
+use crate::fetch::{FetchConfig, Fetcher, parse_line};
+use crate::titles::{Titled, title_of};
 use greenfetch_runtime::green::ureq::AddressPolicy;
 use greenfetch_runtime::wait::lock;
 use greenfetch_runtime::{GreenPile, GreenPool, Timeout};

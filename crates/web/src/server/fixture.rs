@@ -84,7 +84,7 @@ use std::time::Duration;
 
 use may::net::TcpStream;
 
-use super::{reason, Fmt, Server, ServerState};
+use super::{Fmt, Server, ServerState, reason};
 use crate::client::decode::Coding;
 
 /// Largest `/bytes` and `/slow` body.
@@ -229,7 +229,7 @@ fn parse(buf: &[u8], path: &mut String) -> Parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Bad("bad request: too many headers\n")
+            return Parsed::Bad("bad request: too many headers\n");
         }
         Err(_) => return Parsed::Bad("bad request: malformed request\n"),
     };
@@ -661,7 +661,7 @@ impl Conn<'_> {
                     400,
                     none,
                     format_args!("bad request: code must be 200..=599\n"),
-                )
+                );
             }
         };
         let retry = query
@@ -803,7 +803,7 @@ impl Conn<'_> {
                     format_args!(
                         "bad request: feed must be rss, atom, json, header, broken or none\n"
                     ),
-                )
+                );
             }
         };
         let mut body = std::mem::take(&mut self.scratch);
@@ -1138,7 +1138,7 @@ fn br_zeros(n: u64) -> Vec<u8> {
         let mlen = left.min(MAX_MLEN);
         left -= mlen;
         w.bit(0); // ISLAST
-                  // MNIBBLES: 4, 5 or 6 nibbles of MLEN - 1, the fewest that hold it.
+        // MNIBBLES: 4, 5 or 6 nibbles of MLEN - 1, the fewest that hold it.
         let nibbles = match mlen - 1 {
             0..=0xffff => 4,
             0x1_0000..=0xf_ffff => 5,
@@ -1159,9 +1159,9 @@ fn br_zeros(n: u64) -> Vec<u8> {
         w.value(0, 4); // NDIRECT
         w.value(0, 2); // the literal context mode (any: one prefix code)
         w.value(0, 2); // NTREESL = 1, NTREESD = 1
-                       // Three simple prefix codes of one symbol each, so every symbol takes no bits:
-                       // literal 0; insert-and-copy 423 (insert code 4: 4 literals; copy code 23; an
-                       // explicit distance); distance code 0 (the last distance, 4 at the start).
+        // Three simple prefix codes of one symbol each, so every symbol takes no bits:
+        // literal 0; insert-and-copy 423 (insert code 4: 4 literals; copy code 23; an
+        // explicit distance); distance code 0 (the last distance, 4 at the start).
         for (symbol, alphabet_bits) in [(0, 8), (423, 10), (0, 6)] {
             w.value(1, 2); // a simple prefix code
             w.value(0, 2); // of one symbol

@@ -68,14 +68,14 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use may::net::TcpStream;
 
-use super::{reason, Fmt, Server, ServerState};
+use super::{Fmt, Server, ServerState, reason};
 use greenfetch_runtime::greenthread::panic_message;
 use greenfetch_runtime::wait::lock;
 
@@ -1132,7 +1132,7 @@ impl Conn<'_> {
                             "bad_request",
                             format!("the request body ended after {got} of {body_len} bytes"),
                             &req,
-                        )
+                        );
                     }
                     ReadEnd::TimedOut => {
                         stats.timed_out.fetch_add(1, Ordering::Relaxed);
@@ -1395,21 +1395,21 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
                 431,
                 "head_too_large",
                 format!("more than {MAX_HEADERS} request headers"),
-            ))
+            ));
         }
         Err(httparse::Error::Version) if names_a_version(buf) => {
             return Err(Rejection::new(
                 505,
                 "bad_version",
                 "only HTTP/1.0 and HTTP/1.1 are spoken here",
-            ))
+            ));
         }
         Err(e) => {
             return Err(Rejection::new(
                 400,
                 "bad_request",
                 format!("malformed request ({e})"),
-            ))
+            ));
         }
     };
     if head_len > cfg.max_head {

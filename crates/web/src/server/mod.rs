@@ -48,14 +48,14 @@ pub mod dispatch;
 pub mod fixture;
 pub mod http;
 
-pub use fixture::{run_fixture, FixtureServer};
+pub use fixture::{FixtureServer, run_fixture};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use may::net::{TcpListener, TcpStream};

@@ -36,11 +36,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use policy::{non_global_reason, AddressPolicy, Forbidden};
+pub use policy::{AddressPolicy, Forbidden, non_global_reason};
 pub use resolver::{GreenResolver, LookupFn};
 use transport::{GreenConnector, TransportSettings};
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::Agent;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 /// How a green agent behaves. `Default` suits a fetch pipeline of up to a few hundred
 /// concurrent requests; set the idle limit to your concurrency for more.

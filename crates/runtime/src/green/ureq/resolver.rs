@@ -122,18 +122,20 @@ impl GreenResolver {
             // plain thread like any other waiter. The threads live as long as the process.
             let spawned = std::thread::Builder::new()
                 .name(format!("greenfetch-dns-{i}"))
-                .spawn(move || loop {
-                    let job = jobs.get();
-                    let answer = lookup(&job.host, job.port)
-                        .map_err(|e| lookup_failure(&e))
-                        .and_then(|v| {
-                            if v.is_empty() {
-                                Err("no addresses".to_owned())
-                            } else {
-                                Ok(v)
-                            }
-                        });
-                    let _ = job.reply.send(answer);
+                .spawn(move || {
+                    loop {
+                        let job = jobs.get();
+                        let answer = lookup(&job.host, job.port)
+                            .map_err(|e| lookup_failure(&e))
+                            .and_then(|v| {
+                                if v.is_empty() {
+                                    Err("no addresses".to_owned())
+                                } else {
+                                    Ok(v)
+                                }
+                            });
+                        let _ = job.reply.send(answer);
+                    }
                 });
             if spawned.is_err() {
                 break; // fewer threads still work; none at all fails each lookup below

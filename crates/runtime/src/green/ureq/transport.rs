@@ -25,8 +25,8 @@ use ureq::unversioned::transport::{
 };
 
 use super::policy::{AddressPolicy, Forbidden};
-use crate::wait::lock;
 use crate::Queue;
+use crate::wait::lock;
 
 /// Sizes and limits of the green transport.
 #[derive(Debug, Clone, Copy)]
