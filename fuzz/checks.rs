@@ -1,9 +1,9 @@
 //! The properties the fuzz targets check, shared with the regression test that replays every
 //! input kept in `fuzz/regressions/` (`cargo test` runs it; the fuzzers run these too).
 
-use greenfetch::client::decode::{decode_error, decoder, Coding};
+use greenfetch::client::decode::{Coding, decode_error, decoder};
 use greenfetch::feed::{discover, html_title, title_from_bytes, title_only};
-use greenfetch::fetch::{host_of, parse_line, stable_hash, MAX_URL_LEN};
+use greenfetch::fetch::{MAX_URL_LEN, host_of, parse_line, stable_hash};
 
 /// One input line, as `fetch`, `titles` and `serve` check it: `parse_line` returns (never
 /// panics), and a URL it accepts is trimmed, within the cap, free of NUL, and has a host that
@@ -204,7 +204,7 @@ pub(crate) fn check_serve_request(data: &[u8]) {
 /// line unread (those belong to the tunnel); a SOCKS5 path opens only on reply code 0.
 pub(crate) fn check_proxy_answer(data: &[u8]) {
     use greenfetch::client::proxy::{
-        http_connect, socks4_connect, socks5_connect, ProxyUrl, SocksTarget,
+        ProxyUrl, SocksTarget, http_connect, socks4_connect, socks5_connect,
     };
     use std::io::{Cursor, Read, Write};
     struct Wire(Cursor<Vec<u8>>, Vec<u8>);
