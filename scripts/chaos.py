@@ -161,6 +161,14 @@ def main():
     print(f"{n} of {a.urls} records in {elapsed:.0f} s at -c {a.c}; greenfetch exit {code}")
     print(f"RSS peak: first minute {peak_first / 1024:.1f} MiB, after it {peak_later / 1024:.1f} MiB"
           f" -> {'flat' if flat else 'GROWING'}")
+    minutes = {}
+    for t, rss, _ in samples:
+        m = int(t // 60)
+        lo, hi, last = minutes.get(m, (rss, rss, rss))
+        minutes[m] = (min(lo, rss), max(hi, rss), rss)
+    print("RSS by minute (MiB, min/max/last):",
+          "  ".join(f"{m}:{lo / 1024:.0f}/{hi / 1024:.0f}/{last / 1024:.0f}"
+                    for m, (lo, hi, last) in sorted(minutes.items())))
     print(f"open descriptors: {fd_before} before the first URL, {fd_after} after the last record"
           f" ({pooled} of them idle keep-alive connections, open at the server too),"
           f" peak {max(s[2] for s in samples)}")
