@@ -433,3 +433,52 @@ pub(crate) fn check_cookies(data: &[u8]) {
     );
     assert_eq!(again.header(&url), jar.header(&url));
 }
+
+/// `merge`'s jsonl reader on arbitrary bytes: the input is split at NUL bytes into up to four
+/// inputs. The merge returns (never panics); when it succeeds, the records it wrote have
+/// strictly increasing indices, each is a line of some input, and its counts add up (every
+/// record read is written or dropped as a duplicate; `missing` is the gaps below the largest).
+pub(crate) fn check_merge(data: &[u8]) {
+    use greenfetch::merge::{Input, merge};
+    let parts: Vec<&[u8]> = data.splitn(4, |&b| b == 0).collect();
+    let inputs = parts
+        .iter()
+        .enumerate()
+        .map(|(k, p)| Input::new(format!("in{k}"), std::io::Cursor::new(p.to_vec())))
+        .collect();
+    let mut out = Vec::new();
+    let Ok(stats) = merge(inputs, &mut out) else {
+        return; // refused with a message: a record without an index, or out of order
+    };
+    let lines: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
+    assert_eq!(lines.len() as u64, stats.written);
+    let mut last: Option<u64> = None;
+    for line in &lines {
+        assert!(line.ends_with(b"\n"), "every record written ends its line");
+        #[derive(serde::Deserialize)]
+        struct Indexed {
+            index: u64,
+        }
+        let rec: Indexed = serde_json::from_slice(line).expect("a written record parses");
+        assert!(last.is_none_or(|l| rec.index > l), "indices go up strictly");
+        last = Some(rec.index);
+        let body = &line[..line.len() - 1];
+        assert!(
+            parts
+                .iter()
+                .any(|p| p.split(|&b| b == b'\n').any(|l| l == body)),
+            "a written line is a line of an input, untouched"
+        );
+    }
+    let read: u64 = parts
+        .iter()
+        .map(|p| {
+            p.split(|&b| b == b'\n')
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .count() as u64
+        })
+        .sum();
+    assert_eq!(stats.written + stats.duplicates, read);
+    let span = last.map_or(0, |l| u128::from(l) + 1);
+    assert_eq!(u128::from(stats.missing), span - u128::from(stats.written));
+}

@@ -85,3 +85,5 @@
 // `greenfetch-runtime` (see the README).
 pub use greenfetch_runtime::*;
 pub use greenfetch_web::{client, error, feed, fetch, server, titles};
+
+pub mod merge;

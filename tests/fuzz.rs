@@ -3,7 +3,7 @@
 //! themselves run outside CI (`fuzz/README.md`).
 
 use crate::fuzz_checks::{
-    check_cookies, check_decode, check_parse_line, check_proxy_answer, check_robots,
+    check_cookies, check_decode, check_merge, check_parse_line, check_proxy_answer, check_robots,
     check_serve_request, check_title,
 };
 
@@ -107,5 +107,20 @@ fn cookies_regressions() {
         b"\t\t\t\t\t\t\n\0=; ;;\n\xff\xfe",
     ] {
         check_cookies(input);
+    }
+}
+
+#[test]
+fn merge_regressions() {
+    replay("merge", check_merge);
+    for input in [
+        &b"{\"index\":0}\n{\"index\":2}\n\0{\"index\":1}\n{\"index\":2,\"d\":1}\n"[..],
+        b"{\"index\":3}\r\n\n  \n\0\0{\"index\":18446744073709551615}",
+        b"{\"index\":2}\n{\"index\":1}\n",
+        b"{\"index\":-1}\n\0{\"url\":1}",
+        b"\xff\xfe{\"index\":0}",
+        b"",
+    ] {
+        check_merge(input);
     }
 }
