@@ -55,6 +55,7 @@ mod fixture; // the fixture server: endpoints, keep-alive, faults, port 0, stop
 mod fuzz; // every input in fuzz/regressions/ replayed through the fuzz targets' checks
 mod green_ureq; // the green ureq agent: reuse, overlap, TLS via wrap_ssl, injected resolver, address policy
 mod proxy; // proxies as curl takes them: the variables, -x/--noproxy, HTTP (absolute form, CONNECT), SOCKS5/5h, per hop
+mod rawfaults; // misbehaviour at the socket beyond the fixture's faults, beside curl's verdicts
 mod realweb; // greenfetch beside curl against nginx, httpbin, http.server, tinyproxy and microsocks (installed by .ci/run)
 mod serve; // `greenfetch serve` and server::dispatch: order, JSON, metrics, limits, slow clients, refusals
 mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)

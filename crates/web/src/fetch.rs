@@ -688,7 +688,11 @@ impl Fetcher {
             if let Some(h) = resp.raw_head() {
                 heads.extend_from_slice(h);
             }
-            let location = resp.header("location").map(str::to_owned);
+            // An empty Location is no Location (curl's reading): the 3xx is the answer.
+            let location = resp
+                .header("location")
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned);
             let follows = matches!(status, 300..=303 | 307 | 308) && self.cfg.max_redirects > 0;
             if let (true, Some(loc)) = (follows, location) {
                 let next = match current.join(loc.trim()) {
@@ -825,7 +829,7 @@ impl Fetcher {
             let status = resp.status;
             let next = resp
                 .header("location")
-                .filter(|_| matches!(status, 301..=303 | 307 | 308))
+                .filter(|l| matches!(status, 301..=303 | 307 | 308) && !l.trim().is_empty())
                 .and_then(|l| url.join(l.trim()).ok());
             match (status, next) {
                 (_, Some(n)) => {

@@ -282,6 +282,13 @@ enum Decoder<'a> {
 impl<'a> Decoder<'a> {
     fn new(coding: Coding, peeked: Vec<u8>, tap: Tap<'a>) -> io::Result<Self> {
         let zlib = peeked.len() == 2 && is_zlib_header(peeked[0], peeked[1]);
+        if coding == Coding::Gzip && peeked != [0x1f, 0x8b][..peeked.len()] {
+            // Not gzip at all: said so, rather than whatever flate2 makes of a short header.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not gzip data (no gzip magic number at the start)",
+            ));
+        }
         let source = BufReader::with_capacity(READ_BUF, io::Cursor::new(peeked).chain(tap));
         Ok(match coding {
             Coding::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(source)),
@@ -349,6 +356,18 @@ impl<'a> Decoder<'a> {
 }
 
 impl Layer<'_> {
+    /// Whether `e` is flate2 saying the data is not gzip or zlib at all (a bad header, bytes
+    /// after the last member): flate2 reports a stream cut short as `UnexpectedEof` or an
+    /// early end, and corruption as `InvalidInput`/`InvalidData`, so a corrupt body that
+    /// happens to end there is not called cut short. (brotli says `InvalidData` for both.)
+    fn flate2_corrupt(&self, e: &io::Error) -> bool {
+        matches!(self.coding, Coding::Gzip | Coding::Deflate)
+            && matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+            )
+    }
+
     /// A decoder's error as the layer's: the body's own errors unchanged, the rest a
     /// [`DecodeError`] that says what happened to which coding.
     fn error(&self, e: io::Error, body_ended: bool) -> io::Error {
@@ -367,7 +386,9 @@ impl Layer<'_> {
                  (RFC 9659's limit)",
                 ZSTD_WINDOW_MAX >> 20
             )
-        } else if body_ended || e.kind() == io::ErrorKind::UnexpectedEof {
+        } else if e.kind() == io::ErrorKind::UnexpectedEof
+            || (body_ended && !self.flate2_corrupt(&e))
+        {
             format!("the {name} body ends inside its compressed stream (cut short)")
         } else {
             let detail = if detail.is_empty() {
@@ -736,6 +757,24 @@ mod tests {
                 "{c:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_body_that_is_not_gzip_says_so_even_when_short() {
+        // Five bytes: shorter than a gzip header, so flate2 alone would call it cut short.
+        assert_eq!(
+            decode_err(&[Coding::Gzip], b"hello"),
+            "the gzip body does not decode: not gzip data (no gzip magic number at the start)"
+        );
+        assert_eq!(
+            decode_err(&[Coding::Gzip], b"h"),
+            "the gzip body does not decode: not gzip data (no gzip magic number at the start)"
+        );
+        // One byte of the magic number, then the end: that one is cut short.
+        assert_eq!(
+            decode_err(&[Coding::Gzip], b"\x1f"),
+            "the gzip body ends inside its compressed stream (cut short)"
+        );
     }
 
     #[test]

@@ -542,8 +542,10 @@ impl Client {
                 }
                 Err(e) => return Err(head_error(e, &route, req)),
             };
-            let (framing, keep_alive) =
-                wire::framing(req.method, &head).map_err(|m| Error::new(ErrorKind::Protocol, m))?;
+            let (framing, keep_alive) = wire::framing(req.method, &head).map_err(|e| match e {
+                wire::FramingError::Protocol(m) => Error::new(ErrorKind::Protocol, m),
+                wire::FramingError::Coding(m) => Error::new(ErrorKind::Decoding, m),
+            })?;
             return Ok(Response {
                 status: head.status,
                 reason: head.reason,

@@ -71,16 +71,18 @@ fn parse(bytes: &[u8], limits: HeadLimits, keep_raw: bool) -> Result<Parsed, Hea
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
         Err(e) => {
-            let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
             return Err(HeadError::Malformed(format!(
                 "not an HTTP/1 response ({e}): {:?}",
-                shown.trim_end()
+                shown(bytes)
             )));
         }
     };
+    let status = resp.code.unwrap_or(0);
+    if status < 100 {
+        return Err(HeadError::Malformed(format!(
+            "not an HTTP/1 response (status code {status:03}, not 100 to 999)"
+        )));
+    }
     let mut headers = HeaderMap::with_capacity(resp.headers.len());
     for h in resp.headers.iter() {
         let line = h.name.len() + h.value.len() + 2;
@@ -98,7 +100,7 @@ fn parse(bytes: &[u8], limits: HeadLimits, keep_raw: bool) -> Result<Parsed, Hea
     Ok(Parsed::Done(
         n,
         Head {
-            status: resp.code.unwrap_or(0),
+            status,
             reason: resp.reason.unwrap_or("").to_owned(),
             version: resp.version.unwrap_or(1),
             headers,
@@ -107,7 +109,29 @@ fn parse(bytes: &[u8], limits: HeadLimits, keep_raw: bool) -> Result<Parsed, Hea
     ))
 }
 
-/// Reads one response head from `conn`, skipping interim (1xx) answers other than 101.
+/// Whether `have`, the first bytes of an answer, cannot be an HTTP/1 status line: after the
+/// blank lines a parser skips, they do not begin (or cannot go on to begin) with `HTTP/`. An
+/// HTTP/0.9 answer, a banner of another protocol or binary noise is refused at once, instead
+/// of being read until a blank line or the head limit that may never come.
+fn not_http(have: &[u8]) -> bool {
+    let start = have.iter().position(|&b| b != b'\r' && b != b'\n');
+    let Some(start) = start else { return false };
+    let rest = &have[start..];
+    let n = rest.len().min(5);
+    rest[..n] != b"HTTP/"[..n]
+}
+
+/// Shown in a message: the start of an answer, control characters as spaces.
+fn shown(bytes: &[u8]) -> String {
+    let s: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    s.trim_end().to_owned()
+}
+
+/// Reads one response head from `conn`, skipping interim (1xx) answers other than 101; the
+/// interim heads count toward the head limit, so an endless stream of them is refused.
 ///
 /// The head is parsed only once its blank line has arrived, so a head dripped a byte at a time
 /// costs one parse, not one per read.
@@ -119,10 +143,18 @@ pub(crate) fn read_head(
     let mut seen_any = false;
     // Bytes of the buffer already searched for the blank line.
     let mut searched: usize = 0;
+    // Bytes of the interim heads skipped so far.
+    let mut interim: usize = 0;
     loop {
         let have = conn.buffered();
         if !have.is_empty() {
             seen_any = true;
+            if not_http(have) {
+                return Err(HeadError::Malformed(format!(
+                    "not an HTTP/1 response (no status line): {:?}",
+                    shown(have)
+                )));
+            }
             let from = searched.saturating_sub(3);
             let ended = memchr::memmem::find(&have[from..], b"\n\r\n").is_some()
                 || memchr::memmem::find(&have[from..], b"\n\n").is_some();
@@ -133,6 +165,10 @@ pub(crate) fn read_head(
                         conn.consume(n);
                         searched = 0;
                         if (100..200).contains(&head.status) && head.status != 101 {
+                            interim += n;
+                            if interim > limits.total {
+                                return Err(HeadError::TooLarge(interim));
+                            }
                             continue;
                         }
                         return Ok(head);
@@ -140,8 +176,8 @@ pub(crate) fn read_head(
                     Parsed::Partial => {}
                 }
             }
-            if have.len() > limits.total {
-                return Err(HeadError::TooLarge(have.len()));
+            if interim + have.len() > limits.total {
+                return Err(HeadError::TooLarge(interim + have.len()));
             }
         }
         match conn.fill(limits.total + 1) {
@@ -193,9 +229,19 @@ pub(crate) enum Framing {
     Close,
 }
 
+/// Why a response's body cannot be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FramingError {
+    /// The framing headers contradict themselves (`protocol`).
+    Protocol(String),
+    /// A transfer coding other than chunked, which greenfetch does not decode (`decoding`):
+    /// reading the body as it came would hand over encoded bytes as the body.
+    Coding(String),
+}
+
 /// The body's framing and whether the connection can carry another request after it
 /// (RFC 9112 6.3 and 9.3).
-pub(crate) fn framing(method: &str, head: &Head) -> Result<(Framing, bool), String> {
+pub(crate) fn framing(method: &str, head: &Head) -> Result<(Framing, bool), FramingError> {
     let h = &head.headers;
     let tokens = |name: &str| -> Vec<String> {
         h.get_all(name)
@@ -215,25 +261,40 @@ pub(crate) fn framing(method: &str, head: &Head) -> Result<(Framing, bool), Stri
     if method == "HEAD" || (100..200).contains(&head.status) || matches!(head.status, 204 | 304) {
         return Ok((Framing::Empty, keep));
     }
-    let te = tokens("transfer-encoding");
-    if !te.is_empty() {
-        if te.last().is_some_and(|t| t == "chunked") {
+    // `identity` (from RFC 2616, since withdrawn) changes nothing; any other coding but one
+    // final `chunked` would need decoding that greenfetch does not do (it never asks for one).
+    let te: Vec<String> = tokens("transfer-encoding")
+        .into_iter()
+        .filter(|t| t != "identity")
+        .collect();
+    match te.as_slice() {
+        [] => {}
+        [only] if only == "chunked" => {
             // A Content-Length beside it is ignored, and the connection not trusted again.
             return Ok((Framing::Chunked, keep && h.get("content-length").is_none()));
         }
-        return Ok((Framing::Close, false));
+        _ => {
+            let other = te.iter().find(|t| *t != "chunked").unwrap_or(&te[0]);
+            return Err(FramingError::Coding(format!(
+                "unsupported transfer coding {other:?} (Transfer-Encoding: {}): greenfetch \
+                 decodes chunked only",
+                te.join(", ")
+            )));
+        }
     }
     let mut length = None;
     for v in h.get_all("content-length") {
         for part in v.to_str().unwrap_or("x").split(',') {
             let n: u64 = part.trim().parse().map_err(|_| {
-                format!(
+                FramingError::Protocol(format!(
                     "bad Content-Length {:?}",
                     String::from_utf8_lossy(v.as_bytes())
-                )
+                ))
             })?;
             if length.is_some_and(|l| l != n) {
-                return Err("two different Content-Lengths".to_owned());
+                return Err(FramingError::Protocol(
+                    "two different Content-Lengths".to_owned(),
+                ));
             }
             length = Some(n);
         }
