@@ -49,6 +49,12 @@ pub struct Settings {
     pub stack_size: usize,
     /// At most this many finished coroutines' stacks are kept for reuse (may's pool capacity;
     /// 0 means may's default, 1,000). Stacks are made as tasks need them, not in advance.
+    ///
+    /// greenfetch's default is 256. A kept stack keeps every page any task ever touched on it,
+    /// so a pool of 1,000 behind a long run at high concurrency grows toward 1,000 times the
+    /// deepest task's stack (a decoder, a TLS handshake) long after that task is gone; past the
+    /// pool, a finished task's stack is unmapped and its pages go back. See benches/README.md
+    /// ("Stacks kept for reuse").
     pub pool_capacity: usize,
     /// Pin each worker thread to a core (may's default is on; greenfetch turns it off, which
     /// behaves better on a machine shared with other processes).
@@ -60,7 +66,7 @@ impl Default for Settings {
         Settings {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             stack_size: DEFAULT_STACK_SIZE,
-            pool_capacity: 1000,
+            pool_capacity: 256,
             pin_workers: false,
         }
     }
