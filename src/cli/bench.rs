@@ -37,10 +37,11 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::args::BenchArgs;
+use super::config::{configure_hub, cookie_engine, fetch_config, save_jar};
 use super::plot;
 use super::{
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED, configure_hub, cookie_engine,
-    fetch_config, install_interrupt_handler, progress, save_jar, usage_error,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED, install_interrupt_handler, progress,
+    usage_error,
 };
 use greenfetch::fetch::cookies::Cookies;
 
