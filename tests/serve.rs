@@ -953,7 +953,7 @@ impl ServeProcess {
             .expect("read the address line");
         let addr = line
             .trim_end()
-            .strip_prefix("listening on http://")
+            .strip_prefix("http://")
             .unwrap_or_else(|| panic!("first line {line:?}"))
             .parse()
             .unwrap();

@@ -34,6 +34,9 @@ pub(crate) fn read_cacert(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String
     Ok(certs)
 }
 
+/// `--retries` when not given (fetch, titles, serve; bench makes none unless asked).
+pub(crate) const DEFAULT_RETRIES: u32 = 2;
+
 /// `--max-body` when not given (fetch, titles).
 const DEFAULT_MAX_BODY: u64 = 256 * 1024 * 1024;
 
@@ -108,7 +111,7 @@ pub(crate) fn fetch_config(
         client,
         timeout: net.timeout.0,
         max_redirects: if net.no_follow { 0 } else { net.max_redirects },
-        retries: net.retries,
+        retries: net.retries.unwrap_or(DEFAULT_RETRIES),
         max_body: net.max_body.map_or(DEFAULT_MAX_BODY, |m| m.0),
         headers,
         credentials,

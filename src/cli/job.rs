@@ -1,6 +1,10 @@
 //! The job runner of `fetch` and `titles`: input lines through a pool of green threads, each
 //! to one outcome, written in input order (or completion order with `--unordered`), then
 //! journaled; progress on stderr, the backdoor beside it, and the exit code at the end.
+//!
+//! A blank or `#` line of the input goes through as an outcome that fetched nothing (so
+//! `titles` can write its empty line in its place); it is not counted as done or failed, and
+//! it is journaled, so a resumed run does not write its empty line twice.
 
 use std::io;
 use std::sync::Arc;
@@ -14,44 +18,57 @@ use greenfetch::{GreenPool, WaitError};
 
 use super::args::{
     self, CookieArgs, FetchArgs, InputArgs, NetArgs, PoolArgs, ProxyArgs, RequestArgs, RunArgs,
-    TitlesArgs,
+    Scheme, TitlesArgs,
 };
 use super::backdoor::{RunStats, start_backdoor};
 use super::config::{configure_hub, cookie_engine, fetch_config, save_jar};
 use super::output::{self, Outcome, TitleOutcome, TitlesWriter, Writer};
+use super::progress::{JobBar, JobCounts};
+use super::writeout::WriteOut;
 use super::{
     EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_SOME_FAILED, INTERRUPTED, input,
-    install_interrupt_handler, journal, progress, usage_error,
+    install_interrupt_handler, journal, usage_error,
 };
 
 /// `greenfetch fetch`.
 pub(crate) fn fetch(a: FetchArgs) -> u8 {
-    let mut writer = match Writer::new(a.format, a.output_dir, a.run.fsync) {
+    let write_out = match a.write_out.as_deref().map(WriteOut::from_arg).transpose() {
+        Ok(w) => w,
+        Err(e) => return usage_error(e),
+    };
+    let mut writer = match Writer::new(a.format, a.output_dir, a.run.fsync, write_out, a.verbose) {
         Ok(w) => w,
         Err(e) => return usage_error(format!("output directory: {e}")),
     };
     let on_terminal = writer.stdout_is_terminal;
+    let verbose = a.verbose;
     run_job(
-        a.input,
-        &a.pool,
-        FetchOptions {
-            net: &a.net,
-            proxy: &a.proxy,
-            request: Some((&a.request, a.json.as_slice())),
-            cookies: &a.cookies,
+        Job {
+            input: a.input,
+            pool: &a.pool,
+            fetch: FetchOptions {
+                net: &a.net,
+                proxy: &a.proxy,
+                request: Some((&a.request, a.json.as_slice())),
+                cookies: &a.cookies,
+            },
+            run: &a.run,
+            workers: a.runtime.workers,
+            stdout_is_terminal: on_terminal,
         },
-        &a.run,
-        |_cfg| {
+        |cfg| {
+            cfg.trace = verbose;
             move |fetcher: &Fetcher, inp: &input::Input| Outcome {
                 index: inp.index,
                 text: inp.text.clone(),
                 fetched: match &inp.url {
-                    Ok(url) => fetcher.fetch(url),
-                    Err(e) => Fetched::failed(String::new(), e.clone()),
+                    Some(Ok(url)) => fetcher.fetch(url),
+                    Some(Err(e)) => Fetched::failed(String::new(), e.clone()),
+                    None => Fetched::default(),
                 },
+                skipped: inp.url.is_none(),
             }
         },
-        on_terminal,
         move |o: &Outcome| writer.write(o),
     )
 }
@@ -70,15 +87,19 @@ pub(crate) fn titles(a: TitlesArgs) -> u8 {
         entries: a.entries,
     };
     run_job(
-        a.input,
-        &a.pool,
-        FetchOptions {
-            net: &a.net,
-            proxy: &a.proxy,
-            request: None,
-            cookies: &a.cookies,
+        Job {
+            input: a.input,
+            pool: &a.pool,
+            fetch: FetchOptions {
+                net: &a.net,
+                proxy: &a.proxy,
+                request: None,
+                cookies: &a.cookies,
+            },
+            run: &a.run,
+            workers: a.runtime.workers,
+            stdout_is_terminal: on_terminal,
         },
-        &a.run,
         |cfg| {
             // A title needs the body; the cap keeps a stray video from filling memory.
             cfg.keep_body = true;
@@ -86,12 +107,13 @@ pub(crate) fn titles(a: TitlesArgs) -> u8 {
                 index: inp.index,
                 text: inp.text.clone(),
                 titled: match &inp.url {
-                    Ok(url) => title_with(fetcher, url, options),
-                    Err(e) => Titled::failed(String::new(), e.clone()),
+                    Some(Ok(url)) => title_with(fetcher, url, options),
+                    Some(Err(e)) => Titled::failed(String::new(), e.clone()),
+                    None => Titled::default(),
                 },
+                skipped: inp.url.is_none(),
             }
         },
-        on_terminal,
         move |o: &TitleOutcome| writer.write(o),
     )
 }
@@ -102,6 +124,10 @@ trait JobOutcome: Send + 'static {
     fn index(&self) -> u64;
     /// Why it failed, if it did.
     fn error(&self) -> Option<&Error>;
+    /// Requests made beyond the first.
+    fn retries(&self) -> u64;
+    /// A blank or `#` line, which fetched nothing.
+    fn skipped(&self) -> bool;
     /// The outcome of an input whose task died (a bug): every input still gets one.
     fn died(input: &input::Input, error: Error) -> Self;
 }
@@ -113,11 +139,18 @@ impl JobOutcome for Outcome {
     fn error(&self) -> Option<&Error> {
         self.fetched.error.as_ref()
     }
+    fn retries(&self) -> u64 {
+        u64::from(self.fetched.attempts.saturating_sub(1))
+    }
+    fn skipped(&self) -> bool {
+        self.skipped
+    }
     fn died(input: &input::Input, error: Error) -> Self {
         Outcome {
             index: input.index,
             text: input.text.clone(),
             fetched: Fetched::failed(String::new(), error),
+            skipped: false,
         }
     }
 }
@@ -129,11 +162,19 @@ impl JobOutcome for TitleOutcome {
     fn error(&self) -> Option<&Error> {
         self.titled.error.as_ref()
     }
+    fn retries(&self) -> u64 {
+        // A title may take two fetches (a page, then its feed) without any retry.
+        0
+    }
+    fn skipped(&self) -> bool {
+        self.skipped
+    }
     fn died(input: &input::Input, error: Error) -> Self {
         TitleOutcome {
             index: input.index,
             text: input.text.clone(),
             titled: Titled::failed(String::new(), error),
+            skipped: false,
         }
     }
 }
@@ -147,31 +188,43 @@ struct FetchOptions<'a> {
     cookies: &'a CookieArgs,
 }
 
+/// One `fetch` or `titles` run, as the runner takes it.
+struct Job<'a> {
+    input: InputArgs,
+    pool: &'a PoolArgs,
+    fetch: FetchOptions<'a>,
+    run: &'a RunArgs,
+    workers: Option<usize>,
+    /// stdout shares the terminal with the progress display: take it off while writing.
+    stdout_is_terminal: bool,
+}
+
 /// Runs one input list through a pool of green threads, each input through `task`, and hands
 /// the outcomes to `write` in input order (or completion order with `--unordered`), then to
 /// the journal if there is one.
 ///
 /// `make_task` may adjust the fetch settings before the fetcher is built, and returns the task.
-fn run_job<O, T, M>(
-    input_args: InputArgs,
-    pool_args: &PoolArgs,
-    FetchOptions {
-        net,
-        proxy,
-        request,
-        cookies: cookie_args,
-    }: FetchOptions<'_>,
-    run: &RunArgs,
-    make_task: M,
-    stdout_is_terminal: bool,
-    mut write: impl FnMut(&O) -> io::Result<()>,
-) -> u8
+fn run_job<O, T, M>(job: Job<'_>, make_task: M, mut write: impl FnMut(&O) -> io::Result<()>) -> u8
 where
     O: JobOutcome,
     T: Fn(&Fetcher, &input::Input) -> O + Send + Sync + 'static,
     M: FnOnce(&mut FetchConfig) -> T,
 {
-    configure_hub(net.workers);
+    let Job {
+        input: input_args,
+        pool: pool_args,
+        fetch:
+            FetchOptions {
+                net,
+                proxy,
+                request,
+                cookies: cookie_args,
+            },
+        run,
+        workers,
+        stdout_is_terminal,
+    } = job;
+    configure_hub(workers);
     if input_args.files.is_empty() && input_args.urls.is_empty() && input::stdin_is_terminal() {
         return usage_error(
             "no input: give URLs on stdin, as FILE arguments, or with -u URL (see --help)",
@@ -194,15 +247,19 @@ where
     let jar = cfg.cookies.clone();
     let task = make_task(&mut cfg);
     let mut select = input::Select {
-        shard: input_args.shard,
+        shard: run.shard,
         done: None,
+        scheme: match input_args.proto_default {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        },
     };
     let mut journal = match &run.journal {
         Some(path) => match journal::Journal::open(path, run.resume, run.fsync) {
             Ok((j, done)) => {
                 if run.resume && done.len() > 0 {
                     eprintln!(
-                        "greenfetch: resuming: {} inputs already done by {}",
+                        "greenfetch: resuming: {} input lines already done by {}",
                         done.len(),
                         path.display()
                     );
@@ -214,14 +271,14 @@ where
         },
         None => None,
     };
-    let inputs = match input::read_inputs(input_args.urls, input_args.files, select) {
+    let (inputs, total) = match input::read_inputs(input_args.urls, input_args.files, select) {
         Ok(i) => i,
         Err(e) => return usage_error(e),
     };
     install_interrupt_handler();
 
     let fetcher = Arc::new(Fetcher::new(cfg));
-    let pool = GreenPool::new(pool_args.concurrency.max(1));
+    let pool = GreenPool::new(pool_args.concurrency);
     let stats = Arc::new(RunStats::default());
     if let Some(addr) = run.backdoor {
         let (s, p) = (stats.clone(), pool.clone());
@@ -256,33 +313,49 @@ where
     let lost = |r: Result<O, WaitError>| -> io::Result<O> {
         r.map_err(|e| io::Error::other(format!("a task was lost: {e}")))
     };
-    let pb = progress::spinner(run.quiet);
-    let mut failed = 0u64;
+    let mut bar = JobBar::new(run.quiet);
+    let mut counts = JobCounts::default();
     let mut done = 0u64;
-    let mut emit = |o: io::Result<O>| -> io::Result<()> {
+    // Brings the display up to date: the total once counted, requests in flight now.
+    let refresh = |bar: &mut JobBar, counts: &mut JobCounts| {
+        let quiet = stats.quiet.load(Ordering::Relaxed);
+        if quiet != bar.is_hidden() && !run.quiet {
+            bar.set_hidden(quiet);
+        }
+        if let Some(t) = total.get() {
+            bar.set_total(*t);
+        }
+        counts.in_flight = pool.running() as u64;
+        bar.set_counts(*counts);
+    };
+    let unordered = run.unordered;
+    let mut emit = |o: io::Result<O>, bar: &mut JobBar, counts: &mut JobCounts| -> io::Result<()> {
         let o = o?;
-        done += 1;
-        if o.error().is_some() {
-            failed += 1;
+        if !o.skipped() {
+            done += 1;
+            if o.error().is_some() {
+                counts.failed += 1;
+            }
+            counts.retries += o.retries();
+            stats.done.store(done, Ordering::Relaxed);
+            stats.failed.store(counts.failed, Ordering::Relaxed);
+            bar.set_done(done);
         }
-        stats.done.store(done, Ordering::Relaxed);
-        stats.failed.store(failed, Ordering::Relaxed);
-        if stats.quiet.load(Ordering::Relaxed) != pb.is_hidden() {
-            pb.set_draw_target(if stats.quiet.load(Ordering::Relaxed) {
-                indicatif::ProgressDrawTarget::hidden()
+        // A blank line's place matters only in input order.
+        if !(unordered && o.skipped()) {
+            if stdout_is_terminal && !bar.is_hidden() {
+                bar.suspend(|| write(&o))?;
             } else {
-                indicatif::ProgressDrawTarget::stderr()
-            });
-        }
-        pb.set_position(done);
-        progress::set_errors(&pb, failed);
-        if stdout_is_terminal && !pb.is_hidden() {
-            pb.suspend(|| write(&o))?;
-        } else {
-            write(&o)?;
+                write(&o)?;
+            }
         }
         if let Some(j) = &mut journal {
-            j.record(o.index(), o.error().map_or("ok", |e| e.kind.as_str()))?;
+            let outcome = match o.error() {
+                _ if o.skipped() => "skipped",
+                Some(e) => e.kind.as_str(),
+                None => "ok",
+            };
+            j.record(o.index(), outcome)?;
         }
         Ok(())
     };
@@ -290,12 +363,13 @@ where
     let result: io::Result<bool> = if run.unordered {
         let mut it = pool.imap_unordered(task, inputs);
         loop {
+            refresh(&mut bar, &mut counts);
             if INTERRUPTED.load(Ordering::Relaxed) {
                 break Ok(true);
             }
             match it.next() {
                 Some(r) => {
-                    if let Err(e) = emit(lost(r)) {
+                    if let Err(e) = emit(lost(r), &mut bar, &mut counts) {
                         break Err(e);
                     }
                 }
@@ -305,11 +379,12 @@ where
     } else {
         let mut it = pool.imap(task, inputs);
         loop {
+            refresh(&mut bar, &mut counts);
             if INTERRUPTED.load(Ordering::Relaxed) {
                 // Flush the finished in-order prefix, then stop.
                 let mut r = Ok(true);
                 while let Ok(Some(item)) = it.next_timeout(Duration::ZERO) {
-                    if let Err(e) = emit(lost(item)) {
+                    if let Err(e) = emit(lost(item), &mut bar, &mut counts) {
                         r = Err(e);
                         break;
                     }
@@ -318,7 +393,7 @@ where
             }
             match it.next_timeout(slice) {
                 Ok(Some(item)) => {
-                    if let Err(e) = emit(lost(item)) {
+                    if let Err(e) = emit(lost(item), &mut bar, &mut counts) {
                         break Err(e);
                     }
                 }
@@ -327,7 +402,8 @@ where
             }
         }
     };
-    pb.finish_and_clear();
+    drop(bar);
+    let failed = counts.failed;
     // The jar is written however the run ended (curl writes it at exit too).
     let saved = save_jar(cookie_args, jar.as_deref());
     match result {

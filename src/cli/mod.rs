@@ -14,6 +14,7 @@ mod plot;
 mod progress;
 mod serve;
 mod sink;
+mod writeout;
 
 use std::io;
 use std::process::ExitCode;
@@ -48,28 +49,89 @@ pub(crate) fn run() -> ExitCode {
             clap_complete::generate(shell, &mut cmd, "greenfetch", &mut io::stdout());
             EXIT_OK
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(cmd).render(&mut io::stdout()) {
-                Ok(()) => EXIT_OK,
-                Err(e) if output::is_broken_pipe(&e) => EXIT_OK,
-                Err(e) => {
-                    eprintln!("greenfetch: writing the manual: {e}");
-                    EXIT_SOME_FAILED
-                }
-            }
-        }
+        Command::Man(a) => man(a),
         Command::Serve(a) => serve::serve(*a),
-        Command::Fixture(a) => {
-            config::configure_hub(a.workers);
-            match greenfetch::server::fixture::run_fixture(&a.listen) {
-                Ok(()) => EXIT_OK,
-                Err(e) => usage_error(format!("fixture server on {}: {e}", a.listen)),
-            }
-        }
+        Command::Fixture(a) => fixture(&a),
         Command::Bench(a) => bench::bench(*a),
     };
     ExitCode::from(code)
+}
+
+/// `greenfetch man`: the overview page, one command's page, or every page into a directory;
+/// all of them rendered from the clap definitions `--help` shows.
+fn man(a: args::ManArgs) -> u8 {
+    let mut cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    cmd.build();
+    if let Some(dir) = a.dir {
+        let names: Vec<String> = std::iter::once("greenfetch".to_owned())
+            .chain(
+                cmd.get_subcommands()
+                    .map(|s| format!("greenfetch-{}", s.get_name())),
+            )
+            .collect();
+        return match std::fs::create_dir_all(&dir)
+            .and_then(|()| clap_mangen::generate_to(cmd, &dir))
+        {
+            Ok(()) => {
+                eprintln!(
+                    "greenfetch: wrote {} pages to {}: {}",
+                    names.len(),
+                    dir.display(),
+                    names
+                        .iter()
+                        .map(|n| format!("{n}.1"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("greenfetch: man --dir {}: {e}", dir.display());
+                EXIT_SOME_FAILED
+            }
+        };
+    }
+    let page = match &a.command {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
+                return usage_error(format!(
+                    "man {name}: no such command (one of: {})",
+                    names.join(", ")
+                ));
+            }
+        },
+    };
+    match clap_mangen::Man::new(page).render(&mut io::stdout()) {
+        Ok(()) => EXIT_OK,
+        Err(e) if output::is_broken_pipe(&e) => EXIT_OK,
+        Err(e) => {
+            eprintln!("greenfetch: writing the manual: {e}");
+            EXIT_SOME_FAILED
+        }
+    }
+}
+
+/// `greenfetch fixture`: the fixture server until the process is stopped; its URL alone on
+/// the first line of stdout.
+fn fixture(a: &args::FixtureArgs) -> u8 {
+    config::configure_hub(a.workers);
+    let server = match greenfetch::server::FixtureServer::start(&a.listen) {
+        Ok(s) => s,
+        Err(e) => return usage_error(format!("fixture server on {}: {e}", a.listen)),
+    };
+    if serve::print_url(server.addr()).is_err() {
+        return EXIT_SOME_FAILED;
+    }
+    eprintln!(
+        "greenfetch: fixture server on http://{} (its endpoints: greenfetch fixture --help)",
+        server.addr()
+    );
+    loop {
+        std::thread::park();
+    }
 }
 
 fn usage_error(msg: impl std::fmt::Display) -> u8 {
@@ -82,10 +144,11 @@ fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) == 0 {
             INTERRUPTED.store(true, Ordering::SeqCst);
-            eprintln!(
-                "\ngreenfetch: interrupted; flushing finished results (Ctrl-C again to quit now)"
+            progress::report(
+                "greenfetch: interrupted; flushing finished results (Ctrl-C again to quit now)",
             );
         } else {
+            progress::clear();
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
     });

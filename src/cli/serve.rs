@@ -1,25 +1,30 @@
 //! `greenfetch serve`: the dispatch service (eventlet's feedscraper) on the resolved fetch
-//! settings, with its address policy, Host and Origin checks, and the backdoor.
+//! settings, with its address policy, Host and Origin checks, and the backdoor; and its
+//! graceful stop: on SIGTERM, SIGINT or SIGHUP it stops accepting connections, gives the
+//! requests in flight up to `--drain-timeout` (their fetches still running then answer
+//! `timeout`, so none gets an empty reply), and exits 0.
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
-use super::args::{self, ServeArgs};
+use super::args::ServeArgs;
 use super::backdoor::start_backdoor;
 use super::config::{configure_hub, fetch_config};
-use super::{EXIT_SOME_FAILED, usage_error};
+use super::{EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, progress, usage_error};
 
 /// `serve` answers from here on: whatever the request, at most this much body per fetch.
 const SERVE_MAX_BODY: u64 = 16 * 1024 * 1024;
 
-/// `greenfetch serve`: the dispatch service until the process is stopped.
+/// `greenfetch serve`: the dispatch service until a signal stops it.
 pub(crate) fn serve(a: ServeArgs) -> u8 {
     use greenfetch::green::ureq::AddressPolicy;
     use greenfetch::server::dispatch::{Dispatch, DispatchConfig};
     use greenfetch::server::http::{HostCheck, HttpConfig};
 
-    configure_hub(a.net.workers);
-    let concurrency = a.pool.concurrency.max(1);
+    configure_hub(a.runtime.workers);
+    let concurrency = a.pool.concurrency;
     let mut fetch = match fetch_config(&a.net, None, None, concurrency, a.pool.rate.map(|r| r.0)) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -52,18 +57,8 @@ pub(crate) fn serve(a: ServeArgs) -> u8 {
             Err(e) => return usage_error(format!("--allow-origin: {e}")),
         };
     }
-    let required = |d: args::DurationArg, name: &str| {
-        d.0.ok_or_else(|| format!("--{name} must be more than 0"))
-    };
-    let timeouts = (
-        required(a.request_timeout, "request-timeout"),
-        required(a.client_timeout, "client-timeout"),
-        required(a.idle_timeout, "idle-timeout"),
-    );
-    let (request_timeout, client_timeout, idle_timeout) = match timeouts {
-        (Ok(r), Ok(c), Ok(i)) => (r, c, i),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return usage_error(e),
-    };
+    let (request_timeout, client_timeout, idle_timeout) =
+        (a.request_timeout, a.client_timeout, a.idle_timeout);
     let service = Dispatch::new(DispatchConfig {
         fetch,
         concurrency,
@@ -74,8 +69,8 @@ pub(crate) fn serve(a: ServeArgs) -> u8 {
             max_body: a.max_request_body.0,
             client_timeout,
             idle_timeout,
-            max_connections: a.max_connections.max(1),
-            max_connections_per_client: a.max_connections_per_client.max(1),
+            max_connections: a.max_connections,
+            max_connections_per_client: a.max_connections_per_client,
             ..HttpConfig::default()
         },
         allowed_hosts,
@@ -115,16 +110,58 @@ pub(crate) fn serve(a: ServeArgs) -> u8 {
             return usage_error(format!("--backdoor {bd}: {e}"));
         }
     }
-    let mut out = io::stdout().lock();
-    if writeln!(out, "listening on http://{addr}")
-        .and_then(|()| out.flush())
-        .is_err()
-    {
+    // The first line on stdout is the URL, for scripts; the prose goes to stderr.
+    if print_url(addr).is_err() {
         return EXIT_SOME_FAILED;
     }
-    drop(out);
-    // The service runs in green threads; this (plain) thread only keeps the process alive.
-    loop {
-        std::thread::park();
+    eprintln!(
+        "greenfetch: serving POST /titles on http://{addr} (SIGTERM or Ctrl-C stops it \
+         gracefully)"
+    );
+    let stop = stop_signal();
+    // The service runs in green threads; this (plain) thread waits for the signal.
+    let _ = stop.recv();
+    let drain = a.drain_timeout.0.unwrap_or(Duration::ZERO);
+    let by = Instant::now() + drain;
+    service.drain(by);
+    drop(server); // stops accepting; idle connections are closed
+    let busy = service.stats().requests_in_flight;
+    if busy > 0 {
+        eprintln!(
+            "greenfetch: stopping: answering {} in flight (at most {}; a second signal quits at \
+             once)",
+            progress::count(busy, "request", "requests"),
+            progress::human(drain)
+        );
+    } else {
+        eprintln!("greenfetch: stopping");
     }
+    // A request whose fetches were cut at `by` still has its answer to write.
+    let last = by + DRAIN_GRACE;
+    while service.stats().requests_in_flight > 0 && Instant::now() < last {
+        match stop.recv_timeout(Duration::from_millis(20)) {
+            Ok(()) => return EXIT_INTERRUPTED,
+            Err(_) => continue,
+        }
+    }
+    EXIT_OK
+}
+
+/// After `--drain-timeout`, how long answers cut short there may take to be written.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The URL on stdout, alone on the first line.
+pub(crate) fn print_url(addr: SocketAddr) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "http://{addr}").and_then(|()| out.flush())
+}
+
+/// A channel that receives a message on each SIGINT, SIGTERM or SIGHUP (SIGINT too when the
+/// shell that started us in the background set it to be ignored: the handler replaces that).
+fn stop_signal() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    let _ = ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    });
+    rx
 }
