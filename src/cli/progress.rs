@@ -12,7 +12,56 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
+
+/// Where the display draws: stderr, 8 frames a second at most, as a terminal [`MARGIN`]
+/// columns narrower than it is.
+fn stderr_target() -> ProgressDrawTarget {
+    ProgressDrawTarget::term_like_with_hz(Box::new(Narrow(console::Term::stderr())), 8)
+}
+
+/// Columns left free at the right of the display's line. indicatif pads each frame to the
+/// terminal's width, which leaves the cursor waiting to wrap: the `^C` a terminal echoes for
+/// Ctrl-C then lands on a new line, and the bar's last frame stays on screen above it, out of
+/// indicatif's reach. With the margin, the echo stays on the bar's line and is erased with it.
+const MARGIN: u16 = 3;
+
+/// stderr as a terminal [`MARGIN`] columns narrower.
+#[derive(Debug)]
+struct Narrow(console::Term);
+
+impl TermLike for Narrow {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(MARGIN).max(20)
+    }
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
 
 /// The bar on screen now, if any: where [`report`] prints above.
 static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -23,17 +72,32 @@ fn active() -> std::sync::MutexGuard<'static, Option<ProgressBar>> {
 
 /// Writes `line` on stderr: above the progress bar when one is up, so no frame of it is left
 /// behind. Several lines may be given at once (joined with `\n`).
+///
+/// Inside [`Active::suspend`] (the bar is off the screen then, and its lock is held) the line
+/// is written straight to stderr: asking the bar to print would wait for that lock forever.
 pub(crate) fn report(line: impl fmt::Display) {
     let text = line.to_string();
-    match active().as_ref() {
+    if SUSPENDED.get() {
+        eprintln!("{text}");
+        return;
+    }
+    // The bar is taken out of the slot first: no lock is held while it prints.
+    let pb = active().clone();
+    match pb {
         Some(pb) if !pb.is_hidden() => pb.println(text),
         _ => eprintln!("{text}"),
     }
 }
 
+thread_local! {
+    /// Whether this thread is inside [`Active::suspend`].
+    static SUSPENDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Clears the bar on screen now, if any (its last frame is erased) and forgets it.
 pub(crate) fn clear() {
-    if let Some(pb) = active().take() {
+    let pb = active().take();
+    if let Some(pb) = pb {
         pb.finish_and_clear();
     }
 }
@@ -50,7 +114,12 @@ impl Active {
 
     /// Runs `f` (a write to a stdout that shares the terminal) with the bar off the screen.
     pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.0.suspend(f)
+        self.0.suspend(|| {
+            SUSPENDED.set(true);
+            let r = f();
+            SUSPENDED.set(false);
+            r
+        })
     }
 }
 
@@ -140,7 +209,7 @@ pub(crate) struct JobBar {
 impl JobBar {
     pub(crate) fn new(quiet: bool) -> JobBar {
         let pb = if wanted(quiet) {
-            let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+            let pb = ProgressBar::with_draw_target(None, stderr_target());
             pb.set_style(Self::style(false));
             pb.enable_steady_tick(Duration::from_millis(125));
             pb
@@ -177,7 +246,7 @@ impl JobBar {
         self.bar.0.set_draw_target(if hidden {
             ProgressDrawTarget::hidden()
         } else {
-            ProgressDrawTarget::stderr_with_hz(8)
+            stderr_target()
         });
     }
 
@@ -220,7 +289,7 @@ pub(crate) fn level_bar(quiet: bool, len: u64, label: &str, timed: bool) -> Acti
     if !wanted(quiet) {
         return Active::register(ProgressBar::hidden());
     }
-    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr_with_hz(8));
+    let pb = ProgressBar::with_draw_target(Some(len), stderr_target());
     let template = if timed {
         "{prefix:>7} {bar:20.cyan/blue} {elapsed}/{len_secs}  {msg}"
     } else {
