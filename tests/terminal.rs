@@ -22,41 +22,52 @@ const COLS: usize = 100;
 
 /// A server that answers `200 ok` to as many requests as it has been allowed, and holds the
 /// others until [`Gate::allow`] lets them through. Keep-alive: any number of requests a
-/// connection.
-struct Gate {
-    addr: std::net::SocketAddr,
+/// connection. (`serve`'s graceful stop uses it too.)
+pub(crate) struct Gate {
+    pub(crate) addr: std::net::SocketAddr,
     allowed: Arc<(Mutex<u64>, Condvar)>,
+    seen: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Gate {
-    fn start(allowed: u64) -> Gate {
+    pub(crate) fn start(allowed: u64) -> Gate {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let allowed = Arc::new((Mutex::new(allowed), Condvar::new()));
-        let a = allowed.clone();
+        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (a, n) = (allowed.clone(), seen.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { return };
-                let a = a.clone();
-                std::thread::spawn(move || answer(conn, &a));
+                let (a, n) = (a.clone(), n.clone());
+                std::thread::spawn(move || answer(conn, &a, &n));
             }
         });
-        Gate { addr, allowed }
+        Gate {
+            addr,
+            allowed,
+            seen,
+        }
     }
 
-    fn url(&self, path: &str) -> String {
+    /// Requests received so far (answered or held).
+    pub(crate) fn seen(&self) -> u64 {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Lets `n` more requests be answered.
-    fn allow(&self, n: u64) {
+    pub(crate) fn allow(&self, n: u64) {
         let (count, cv) = &*self.allowed;
         *count.lock().unwrap() += n;
         cv.notify_all();
     }
 }
 
-fn answer(conn: TcpStream, allowed: &(Mutex<u64>, Condvar)) {
+fn answer(conn: TcpStream, allowed: &(Mutex<u64>, Condvar), seen: &std::sync::atomic::AtomicU64) {
     let mut w = conn.try_clone().unwrap();
     let mut r = BufReader::new(conn);
     loop {
@@ -70,6 +81,7 @@ fn answer(conn: TcpStream, allowed: &(Mutex<u64>, Condvar)) {
                 Ok(_) => {}
             }
         }
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (count, cv) = allowed;
         let mut left = count.lock().unwrap();
         while *left == 0 {
