@@ -110,17 +110,17 @@ Examples:
 
 const EXAMPLES_FIXTURE: &str = "\
 Endpoints:
-  /bytes/{n}                        n bytes of a repeating pattern
+  /bytes/{N}                        N bytes of a repeating pattern
   /delay/{ms}/{tag}                 `{tag}` after ms milliseconds
   /status/{code}[?retry-after=N]    that status
   /feed/{rss|atom|json}/{id}        a feed titled `Feed {id}` with three entries
   /page/{id}[?feed=rss|atom|json|header|broken|none]
                                     an HTML page advertising a feed
-  /redirect/{n}                     n redirects, then 200
+  /redirect/{N}                     N redirects, then 200
   /slow/{bytes}/{ms}                a body dripped over ms milliseconds
   /fault/{reset,truncate,lie,loop,hang,endless,headers,chunked}
                                     a broken answer of that kind
-  /fault/{gzip,deflate,br,zstd}/{n} a small body that decodes to n zero bytes
+  /fault/{gzip,deflate,br,zstd}/{N} a small body that decodes to N zero bytes
   /stats                            hits and connections so far (JSON)
 
 Examples:
