@@ -58,5 +58,6 @@ mod proxy; // proxies as curl takes them: the variables, -x/--noproxy, HTTP (abs
 mod realweb; // greenfetch beside curl against nginx, httpbin, http.server, tinyproxy and microsocks (installed by .ci/run)
 mod serve; // `greenfetch serve` and server::dispatch: order, JSON, metrics, limits, slow clients, refusals
 mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)
-mod terminal;
-mod titles; // `greenfetch titles` end to end: every feed fixture over HTTP, autodiscovery, order // fetch's progress bar and bench's live view on a pseudo-terminal (util-linux script): the screen asserted
+mod terminal; // fetch's progress bar and bench's live view on a pseudo-terminal (util-linux script): the screen asserted
+mod titles; // `greenfetch titles` end to end: every feed fixture over HTTP, autodiscovery, order
+mod usage; // the command line as a user meets it: index and paste, shards and journals on line numbers, scheme-less URLs, -w, -v, zero values, man pages, help
