@@ -443,3 +443,21 @@ fn fixture_prints_its_url_first_and_its_404_lists_the_endpoints() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn no_display_when_stderr_is_not_a_terminal() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let out = run(&[
+        "fetch",
+        "-u",
+        &srv.url("/bytes/2"),
+        "-u",
+        &srv.url("/bytes/3"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "",
+        "nothing but errors on a stderr that is a pipe"
+    );
+}

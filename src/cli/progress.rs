@@ -204,6 +204,9 @@ pub(crate) struct JobBar {
     bar: Active,
     counts: JobCounts,
     has_total: bool,
+    /// Whether the display was wanted at the start (stderr a terminal, no `-q`): only then
+    /// may the backdoor's `verbose` show it.
+    shown: bool,
 }
 
 impl JobBar {
@@ -220,6 +223,7 @@ impl JobBar {
             bar: Active::register(pb),
             counts: JobCounts::default(),
             has_total: false,
+            shown: wanted(quiet),
         }
     }
 
@@ -243,6 +247,9 @@ impl JobBar {
 
     /// The backdoor's `quiet` and `verbose`: hide or show the display.
     pub(crate) fn set_hidden(&self, hidden: bool) {
+        if !self.shown {
+            return;
+        }
         self.bar.0.set_draw_target(if hidden {
             ProgressDrawTarget::hidden()
         } else {
