@@ -416,3 +416,88 @@ fn usage_errors() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn retries_are_off_unless_asked_and_duration_and_baseline_work() {
+    // A benchmark does not retry behind the user's back: 3 requests, 3 attempts.
+    let out = bench(&[
+        "--path",
+        "/status/503",
+        "-c",
+        "1",
+        "-n",
+        "3",
+        "--json",
+        "-",
+        "-q",
+    ]);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["settings"]["retries"], 0);
+    assert_eq!(doc["levels"][0]["attempts"], 3);
+    assert_eq!(
+        doc["levels"][0]["requests_per_s"], 0.0,
+        "failures are no throughput"
+    );
+    let out = bench(&[
+        "--path",
+        "/status/503",
+        "--retries",
+        "1",
+        "-c",
+        "1",
+        "-n",
+        "2",
+        "--json",
+        "-",
+        "-q",
+    ]);
+    assert_eq!(stdout_json(&out)["levels"][0]["attempts"], 4);
+
+    // -z: a level runs for a duration; whatever it did is counted.
+    let dir = tempdir();
+    let old = dir.join("old.json");
+    let out = bench(&[
+        "-c",
+        "1,2",
+        "-z",
+        "200ms",
+        "--delay",
+        "5ms",
+        "-q",
+        "--json",
+        old.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&old).unwrap()).unwrap();
+    assert_eq!(doc["settings"]["duration_per_level_s"], 0.2);
+    for level in doc["levels"].as_array().unwrap() {
+        assert!(level["requests"].as_u64().unwrap() > 0);
+        assert_eq!(level["ok"], level["requests"]);
+    }
+
+    // --baseline: a change line under each level's row.
+    let out = bench(&[
+        "-c",
+        "1,2",
+        "-n",
+        "20",
+        "--delay",
+        "5ms",
+        "-q",
+        "--baseline",
+        old.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    let deltas: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].trim_start().starts_with('Δ'))
+        .collect();
+    assert_eq!(deltas.len(), 2, "{table}");
+    for i in deltas {
+        let row: Vec<&str> = lines[i - 1].split_whitespace().collect();
+        assert!(row[0] == "1" || row[0] == "2", "{table}");
+        assert!(lines[i].contains('%'), "{table}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
