@@ -747,7 +747,7 @@ fn live_view(l: &Level, elapsed: Duration) -> String {
     let rate = progress::rate(l.ok as f64 / elapsed.as_secs_f64().max(1e-3));
     let lat = match l.percentiles() {
         Some(p) => format!("p50 {} ms  p99 {} ms", fmt_ms(p.p50), fmt_ms(p.p99)),
-        None => "p50 - ms  p99 - ms".to_owned(),
+        None => "p50 -  p99 -".to_owned(),
     };
     format!(
         "{rate} ok  {lat}  {}",
