@@ -461,3 +461,21 @@ fn no_display_when_stderr_is_not_a_terminal() {
         "nothing but errors on a stderr that is a pipe"
     );
 }
+
+#[test]
+fn a_blank_title_says_why_on_stderr() {
+    let srv = crate::util::Scripted::start(|_| {
+        crate::util::answer(
+            "200 OK",
+            &["Content-Type: application/rss+xml"],
+            b"<rss version=\"2.0\"><channel><title>  </title></channel></rss>",
+        )
+    });
+    let out = run(&["titles", "-q", "-u", &srv.url("/feed")]);
+    assert_eq!(text(&out.stdout).trim(), "", "the title is blank");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("#0 ") && err.contains("no_title: the rss20 feed has no title"),
+        "{err}"
+    );
+}
