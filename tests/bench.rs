@@ -216,44 +216,32 @@ fn a_tiny_sweep_writes_the_table_the_json_and_the_chart() {
         assert_eq!(level["bytes"], want);
     }
 
-    // The table: the heading, a header, one row per level, nothing else.
+    // The table: the heading, two header lines, one row per level, nothing else, within 100
+    // columns.
     let table = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 4, "{table}");
+    assert_eq!(lines.len(), 5, "{table}");
     assert!(
         lines[0].starts_with("greenfetch bench: /delay/5/{i}, closed loop"),
         "{table}"
     );
-    let header: Vec<&str> = lines[1]
-        .split("  ")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    assert!(lines[1].contains("latency of successful requests, ms"));
+    let header: Vec<&str> = lines[2].split_whitespace().collect();
     assert_eq!(
         header,
         [
-            "concurrency",
-            "requests",
-            "errors",
-            "req/s",
-            "MB/s",
-            "p50 ms",
-            "p90 ms",
-            "p99 ms",
-            "p99.9 ms",
-            "max ms",
-            "efficiency",
-            "peak RSS so far"
+            "c", "requests", "errors", "ok/s", "MB/s", "p50", "p90", "p99", "p99.9", "max",
+            "effic.", "RSS", "MiB"
         ]
     );
-    for (line, c) in lines[2..].iter().zip(["1", "4"]) {
+    for (line, c) in lines[3..].iter().zip(["1", "4"]) {
         let cells: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cells[0], c);
         assert_eq!(cells[1], "20");
         assert_eq!(cells[2], "0");
         assert!(cells[10].ends_with('%'), "{line}");
-        assert_eq!(cells.last(), Some(&"MiB"));
-        assert_eq!(line.len(), lines[1].len(), "aligned columns");
+        assert_eq!(line.len(), lines[2].len(), "aligned columns");
+        assert!(line.len() <= 100);
     }
 
     // The chart: well-formed, one path per series, axes and legend labelled.
@@ -263,15 +251,20 @@ fn a_tiny_sweep_writes_the_table_the_json_and_the_chart() {
         .iter()
         .filter(|c| c.split(' ').any(|w| w == "series"))
         .collect();
-    assert_eq!(series, ["series rps", "series p99"]);
+    assert_eq!(
+        series,
+        ["series ideal", "series rps", "series p50", "series p99"]
+    );
     assert_eq!(svg.matches(r#"class="marker rps""#).count(), 2);
+    assert_eq!(svg.matches(r#"class="marker p50""#).count(), 2);
     assert_eq!(svg.matches(r#"class="marker p99""#).count(), 2);
     for needle in [
         "greenfetch bench: /delay/5/{i}",
-        "requests/s",
-        "p99 latency (ms)",
+        "requests/s (log scale)",
+        "latency (ms)",
         "concurrency (pool size, log scale)",
-        "p99 latency (right axis)",
+        "p99 latency (right)",
+        "ideal (c / delay)",
         "10",
     ] {
         assert!(text.contains(needle), "{needle} in the chart's text");
@@ -300,7 +293,7 @@ fn open_loop_charges_a_late_start_to_the_request() {
     // With the JSON on stdout, the table goes to stderr, and says which mode.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("open loop at 1000/s"), "{stderr}");
-    assert!(stderr.contains("concurrency  requests"), "{stderr}");
+    assert!(stderr.contains("    c requests errors"), "{stderr}");
 }
 
 #[test]
@@ -370,7 +363,8 @@ fn errors_are_counted_by_kind() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("errors at concurrency 3: http_status 6"),
+        stderr
+            .contains("errors at concurrency 3: every one of its 6 requests failed: http_status 6"),
         "{stderr}"
     );
 
@@ -393,10 +387,10 @@ fn errors_are_counted_by_kind() {
     assert_eq!(code(&out), 1);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(
-        table.contains("errors at concurrency 2: connect 5"),
+        table.contains("errors at concurrency 2: every one of its 5 requests failed: connect 5"),
         "{table}"
     );
-    let row: Vec<&str> = table.lines().nth(2).unwrap().split_whitespace().collect();
+    let row: Vec<&str> = table.lines().nth(3).unwrap().split_whitespace().collect();
     assert_eq!(&row[..3], ["2", "5", "5"]);
     assert_eq!(row[5], "-", "no latency without a success: {table}");
 }
@@ -421,4 +415,89 @@ fn usage_errors() {
         );
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn retries_are_off_unless_asked_and_duration_and_baseline_work() {
+    // A benchmark does not retry behind the user's back: 3 requests, 3 attempts.
+    let out = bench(&[
+        "--path",
+        "/status/503",
+        "-c",
+        "1",
+        "-n",
+        "3",
+        "--json",
+        "-",
+        "-q",
+    ]);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["settings"]["retries"], 0);
+    assert_eq!(doc["levels"][0]["attempts"], 3);
+    assert_eq!(
+        doc["levels"][0]["requests_per_s"], 0.0,
+        "failures are no throughput"
+    );
+    let out = bench(&[
+        "--path",
+        "/status/503",
+        "--retries",
+        "1",
+        "-c",
+        "1",
+        "-n",
+        "2",
+        "--json",
+        "-",
+        "-q",
+    ]);
+    assert_eq!(stdout_json(&out)["levels"][0]["attempts"], 4);
+
+    // -z: a level runs for a duration; whatever it did is counted.
+    let dir = tempdir();
+    let old = dir.join("old.json");
+    let out = bench(&[
+        "-c",
+        "1,2",
+        "-z",
+        "200ms",
+        "--delay",
+        "5ms",
+        "-q",
+        "--json",
+        old.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&old).unwrap()).unwrap();
+    assert_eq!(doc["settings"]["duration_per_level_s"], 0.2);
+    for level in doc["levels"].as_array().unwrap() {
+        assert!(level["requests"].as_u64().unwrap() > 0);
+        assert_eq!(level["ok"], level["requests"]);
+    }
+
+    // --baseline: a change line under each level's row.
+    let out = bench(&[
+        "-c",
+        "1,2",
+        "-n",
+        "20",
+        "--delay",
+        "5ms",
+        "-q",
+        "--baseline",
+        old.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    let deltas: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].trim_start().starts_with('Δ'))
+        .collect();
+    assert_eq!(deltas.len(), 2, "{table}");
+    for i in deltas {
+        let row: Vec<&str> = lines[i - 1].split_whitespace().collect();
+        assert!(row[0] == "1" || row[0] == "2", "{table}");
+        assert!(lines[i].contains('%'), "{table}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

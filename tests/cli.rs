@@ -91,8 +91,10 @@ fn jsonl_has_one_record_per_input_line_in_order_with_typed_errors() {
             Some("nul_byte"),
         ]
     );
+    // `index` is the line's number in the whole input: the comment and the blank line ahead
+    // have 0 and 1.
     let idx: Vec<u64> = recs.iter().map(|r| r["index"].as_u64().unwrap()).collect();
-    assert_eq!(idx, (0..10).collect::<Vec<u64>>());
+    assert_eq!(idx, (2..12).collect::<Vec<u64>>());
     assert_eq!(recs[0]["bytes"], 10);
     assert_eq!(recs[0]["status"], 200);
     assert_eq!(recs[6]["status"], 404);

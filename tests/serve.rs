@@ -953,7 +953,7 @@ impl ServeProcess {
             .expect("read the address line");
         let addr = line
             .trim_end()
-            .strip_prefix("listening on http://")
+            .strip_prefix("http://")
             .unwrap_or_else(|| panic!("first line {line:?}"))
             .parse()
             .unwrap();
@@ -1301,4 +1301,110 @@ fn a_cross_site_browser_post_is_refused_unless_its_origin_is_allowed() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// `greenfetch serve ARGS` as a script starts it in the background: through `sh`, with
+/// SIGINT ignored (`trap '' INT`) when `ignore_sigint`. Its URL from the first stdout line;
+/// stderr kept for [`read_err_until`].
+fn serve_in_background(args: &[&str], ignore_sigint: bool) -> (Child, SocketAddr) {
+    let bin = crate::util::greenfetch();
+    let mut cmd = std::process::Command::new("sh");
+    let trap = if ignore_sigint { "trap '' INT; " } else { "" };
+    cmd.arg("-c")
+        .arg(format!("{trap}exec \"$0\" \"$@\""))
+        .arg(bin.get_program())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args);
+    for (k, v) in bin.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start greenfetch serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read the URL line");
+    let addr = line
+        .trim_end()
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("the first line is the bare URL: {line:?}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+/// Reads the child's stderr until a line contains `needle`; returns everything read.
+fn read_err_until(err: &mut BufReader<std::process::ChildStderr>, needle: &str) -> String {
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        let n = err.read_line(&mut line).expect("read stderr");
+        all.push_str(&line);
+        if n == 0 || line.contains(needle) {
+            return all;
+        }
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm_answering_what_is_in_flight() {
+    let gate = crate::terminal::Gate::start(0);
+    let allow = gate.addr.to_string();
+    let (mut child, addr) = serve_in_background(&["--allow-addr", &allow], false);
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let url = gate.url("/held");
+    let asking = std::thread::spawn(move || post_titles(addr, &format!("{url}\n"), true));
+    crate::util::wait_until("the fetch reaches the gate", || gate.seen() == 1);
+    signal(&child, "-TERM");
+    let said = read_err_until(&mut err, "greenfetch: stopping");
+    assert!(said.contains("answering 1 request in flight"), "{said}");
+    // The request in flight still gets its whole answer, then the process ends with 0.
+    gate.allow(1);
+    let reply = asking.join().unwrap();
+    assert_eq!(reply.status, 200);
+    let body = String::from_utf8_lossy(&reply.body);
+    assert!(body.contains(&gate.url("/held")), "{body}");
+    assert!(!body.contains("stopped before"), "{body}");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn serve_started_in_the_background_stops_on_sigint_within_the_drain_timeout() {
+    let gate = crate::terminal::Gate::start(0);
+    let allow = gate.addr.to_string();
+    let (mut child, addr) =
+        serve_in_background(&["--allow-addr", &allow, "--drain-timeout", "200ms"], true);
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let url = gate.url("/never");
+    let asking = std::thread::spawn(move || post_titles(addr, &format!("{url}\n"), true));
+    crate::util::wait_until("the fetch reaches the gate", || gate.seen() == 1);
+    // SIGINT arrives ignored (a script's `cmd &`); serve stops on it all the same.
+    signal(&child, "-INT");
+    read_err_until(&mut err, "greenfetch: stopping");
+    // The fetch that never ends is cut at the drain timeout: a whole answer that says so.
+    let reply = asking.join().unwrap();
+    assert_eq!(reply.status, 200);
+    let body = String::from_utf8_lossy(&reply.body);
+    assert!(body.contains("timeout"), "{body}");
+    assert!(
+        body.contains("the service stopped before this fetch was done"),
+        "{body}"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    gate.allow(1);
 }

@@ -59,4 +59,6 @@ mod rawfaults; // misbehaviour at the socket beyond the fixture's faults, beside
 mod realweb; // greenfetch beside curl against nginx, httpbin, http.server, tinyproxy and microsocks (installed by .ci/run)
 mod serve; // `greenfetch serve` and server::dispatch: order, JSON, metrics, limits, slow clients, refusals
 mod stack; // a large feed-rs parse fits the hub's default coroutine stack (debug build)
+mod terminal; // fetch's progress bar and bench's live view on a pseudo-terminal (util-linux script): the screen asserted
 mod titles; // `greenfetch titles` end to end: every feed fixture over HTTP, autodiscovery, order
+mod usage; // the command line as a user meets it: index and paste, shards and journals on line numbers, scheme-less URLs, -w, -v, zero values, man pages, help

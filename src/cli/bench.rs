@@ -37,10 +37,11 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::args::BenchArgs;
+use super::config::{configure_hub, cookie_engine, fetch_config, save_jar};
 use super::plot;
 use super::{
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED, configure_hub, cookie_engine,
-    fetch_config, install_interrupt_handler, progress, save_jar, usage_error,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, INTERRUPTED, install_interrupt_handler, progress,
+    usage_error,
 };
 use greenfetch::fetch::cookies::Cookies;
 
@@ -163,6 +164,7 @@ struct Level {
     ok: u64,
     errors: BTreeMap<&'static str, u64>,
     attempts: u64,
+    /// Body bytes of the successful requests.
     bytes: u64,
     connections_opened: u64,
     elapsed: Duration,
@@ -193,10 +195,10 @@ impl Level {
 
     fn record(&mut self, s: &Sample) {
         self.attempts += u64::from(s.attempts);
-        self.bytes += s.bytes;
         match s.error {
             None => {
                 self.ok += 1;
+                self.bytes += s.bytes;
                 let us = u64::try_from(s.latency.as_micros()).unwrap_or(u64::MAX);
                 self.latency_us.saturating_record(us.max(1));
             }
@@ -212,8 +214,9 @@ impl Level {
         self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// Successful requests a second (failures are not throughput: they have their own column).
     fn requests_per_s(&self) -> f64 {
-        (self.ok + self.error_count()) as f64 / self.secs()
+        self.ok as f64 / self.secs()
     }
 
     fn mb_per_s(&self) -> f64 {
@@ -238,20 +241,29 @@ impl Level {
         })
     }
 
-    /// Ideal time over actual time, as a percentage.
+    /// Ideal time for the successful requests over actual time, as a percentage; `None`
+    /// without a delay to compare against, or when nothing succeeded.
     fn efficiency_pct(&self) -> Option<f64> {
         self.ideal
+            .filter(|_| self.ok > 0)
             .map(|ideal| ideal.as_secs_f64() / self.secs() * 100.0)
+    }
+
+    /// Every request of the level failed.
+    fn all_failed(&self) -> bool {
+        self.ok == 0 && self.error_count() > 0
     }
 }
 
-/// The ideal time for `n` requests of `delay` each through a pool of `c`, and, in open loop,
-/// no sooner than the last one is due plus its delay.
-fn ideal_time(n: u64, c: usize, delay: Duration, rate: Option<f64>) -> Duration {
-    let rounds = n.div_ceil(c.max(1) as u64);
+/// The ideal time for the `ok` successful requests of `delay` each through a pool of `c`,
+/// and, in open loop, no sooner than the last of the `n` requests is due plus its delay.
+fn ideal_time(ok: u64, n: u64, c: usize, delay: Duration, rate: Option<f64>) -> Duration {
+    let rounds = ok.div_ceil(c.max(1) as u64);
     let pool_bound = delay.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
     match rate {
-        Some(r) if n > 0 => pool_bound.max(Duration::from_secs_f64((n - 1) as f64 / r) + delay),
+        Some(r) if n > 0 && ok > 0 => {
+            pool_bound.max(Duration::from_secs_f64((n - 1) as f64 / r) + delay)
+        }
         _ => pool_bound,
     }
 }
@@ -268,6 +280,8 @@ struct Settings {
     workload: WorkloadJson,
     /// As given with `--requests`; `null`: the default per level (in each level's `requests`).
     requests_per_level: Option<u64>,
+    /// With `-z`: how long each level ran, in seconds (then `requests_per_level` is `null`).
+    duration_per_level_s: Option<f64>,
     concurrency: Vec<usize>,
     workers: usize,
     retries: u32,
@@ -293,6 +307,7 @@ struct LevelJson {
     bytes: u64,
     connections_opened: u64,
     elapsed_s: f64,
+    /// Successful requests a second.
     requests_per_s: f64,
     mb_per_s: f64,
     latency_ms: Option<Percentiles>,
@@ -336,20 +351,18 @@ enum JsonOut {
 
 /// `greenfetch bench`.
 pub(crate) fn bench(a: BenchArgs) -> u8 {
-    configure_hub(a.net.workers);
+    configure_hub(a.runtime.workers);
     let workload = match Workload::from_args(&a) {
         Ok(w) => w,
         Err(e) => return usage_error(e),
     };
-    if a.concurrency.contains(&0) {
-        return usage_error("--concurrency: pool sizes must be at least 1");
-    }
-    if a.requests == Some(0) {
-        return usage_error("--requests: at least 1");
-    }
+    let baseline = match a.baseline.as_deref().map(Baseline::read).transpose() {
+        Ok(b) => b,
+        Err(e) => return usage_error(e),
+    };
     let rate = a.rate.map(|r| r.0);
     // The network options are checked once, before anything starts.
-    if let Err(e) = fetch_config(&a.net, a.proxies(), Some((&a.request, &[])), 1, None) {
+    if let Err(e) = level_config(&a, 1) {
         return usage_error(e);
     }
     // One cookie engine for the whole sweep: every level starts from what -b gave and what
@@ -429,9 +442,10 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
             },
         },
         requests_per_level: a.requests,
+        duration_per_level_s: a.duration.map(|d| d.as_secs_f64()),
         concurrency: a.concurrency.clone(),
         workers: hub::settings().workers,
-        retries: a.net.retries,
+        retries: a.net.retries.unwrap_or(0),
         latency: if rate.is_some() {
             "successful requests, from each request's due time (open loop: corrected for coordinated omission)"
         } else {
@@ -439,9 +453,24 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
         },
     };
 
+    if let Some(b) = &baseline {
+        if let Some(warning) = b.differs(&settings) {
+            eprintln!("greenfetch: warning: --baseline {}: {warning}", b.name);
+        }
+    }
+
     install_interrupt_handler();
     let base: Arc<str> = base.into();
     let workload = Arc::new(workload);
+    // The table is data: stdout, unless the JSON took stdout. Its rows are written as the
+    // levels finish.
+    let table_on_stderr = matches!(a.json.as_deref(), Some(p) if p.as_os_str() == "-");
+    let mut table = Table::new(table_on_stderr);
+    table.write(&format!(
+        "{}\n{}",
+        heading(&settings, &workload),
+        header_lines(baseline.is_some())
+    ));
     let mut levels = Vec::new();
     let mut interrupted = false;
     for &c in &a.concurrency {
@@ -451,13 +480,21 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
         let run = LevelRun {
             concurrency: c,
             requests: n,
+            duration: a.duration,
             rate,
             base: base.clone(),
             workload: workload.clone(),
             cookies: cookies.clone(),
         };
         match run.run(&a) {
-            Ok(Some(level)) => levels.push(level),
+            Ok(Some(level)) => {
+                let mut rows = align_row(&row(&level));
+                if let Some(b) = baseline.as_ref().and_then(|b| b.level(c)) {
+                    rows.push_str(&align_row(&delta_row(&level, b)));
+                }
+                table.write(&rows);
+                levels.push(level);
+            }
             Ok(None) => {
                 interrupted = true;
                 break;
@@ -471,9 +508,8 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     drop(server);
     let saved = save_jar(&a.cookies, cookies.as_deref());
 
-    let heading = heading(&settings, &workload);
-    let table = render(&heading, &levels);
-    let mut status = Ok(());
+    table.write(&footer(&levels, baseline.as_ref()));
+    let mut status = table.status.map_err(|e| ("the table".to_owned(), e));
     if let Some(out) = json_out {
         let report = Report {
             settings: &settings,
@@ -498,7 +534,13 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
             .map(|l| plot::Point {
                 concurrency: l.concurrency,
                 rps: l.requests_per_s(),
+                p50_ms: l.percentiles().map(|p| p.p50),
                 p99_ms: l.percentiles().map(|p| p.p99),
+                ideal_rps: l
+                    .ideal
+                    .filter(|_| rate.is_none())
+                    .and_then(|_| workload.delay())
+                    .map(|d| l.concurrency as f64 / d.as_secs_f64()),
             })
             .collect();
         let doc = plot::svg(
@@ -511,19 +553,6 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
                 .and_then(|()| f.flush())
                 .map_err(|e| (p.display().to_string(), e)),
         );
-    }
-    // The table is data: stdout, unless the JSON took stdout.
-    let written = if matches!(a.json.as_deref(), Some(p) if p.as_os_str() == "-") {
-        io::stderr().write_all(table.as_bytes())
-    } else {
-        let mut o = io::stdout().lock();
-        o.write_all(table.as_bytes()).and_then(|()| o.flush())
-    };
-    if let Err(e) = written {
-        if !super::output::is_broken_pipe(&e) {
-            eprintln!("greenfetch: writing the table: {e}");
-            return EXIT_SOME_FAILED;
-        }
     }
     if let Err((what, e)) = status {
         if !super::output::is_broken_pipe(&e) {
@@ -540,6 +569,34 @@ pub(crate) fn bench(a: BenchArgs) -> u8 {
     }
 }
 
+/// Where the table goes (stdout, or stderr when the JSON takes stdout), written piece by
+/// piece; the first failure is kept and later writes are skipped.
+struct Table {
+    on_stderr: bool,
+    status: io::Result<()>,
+}
+
+impl Table {
+    fn new(on_stderr: bool) -> Table {
+        Table {
+            on_stderr,
+            status: Ok(()),
+        }
+    }
+
+    fn write(&mut self, text: &str) {
+        if self.status.is_err() || text.is_empty() {
+            return;
+        }
+        self.status = if self.on_stderr {
+            io::stderr().write_all(text.as_bytes())
+        } else {
+            let mut o = io::stdout().lock();
+            o.write_all(text.as_bytes()).and_then(|()| o.flush())
+        };
+    }
+}
+
 fn write_json(path: &Path, f: File, report: &Report<'_>) -> Result<(), (String, io::Error)> {
     let mut w = io::BufWriter::new(f);
     serde_json::to_writer_pretty(&mut w, report)
@@ -547,6 +604,14 @@ fn write_json(path: &Path, f: File, report: &Report<'_>) -> Result<(), (String, 
         .and_then(|()| writeln!(w))
         .and_then(|()| w.flush())
         .map_err(|e| (path.display().to_string(), e))
+}
+
+/// The fetch settings of a level of `c`: fetch's, from the same options, but with no retries
+/// unless `--retries` asks for them (a benchmark counts failures rather than hiding them).
+fn level_config(a: &BenchArgs, c: usize) -> Result<greenfetch::fetch::FetchConfig, String> {
+    let mut cfg = fetch_config(&a.net, a.proxies(), Some((&a.request, &[])), c, None)?;
+    cfg.retries = a.net.retries.unwrap_or(0);
+    Ok(cfg)
 }
 
 impl BenchArgs {
@@ -562,11 +627,16 @@ impl BenchArgs {
 struct LevelRun {
     concurrency: usize,
     requests: u64,
+    /// `-z`: run for this long instead of `requests` requests.
+    duration: Option<Duration>,
     rate: Option<f64>,
     base: Arc<str>,
     workload: Arc<Workload>,
     cookies: Option<Arc<Cookies>>,
 }
+
+/// How often the live view of a level is brought up to date.
+const LIVE_EVERY: Duration = Duration::from_millis(100);
 
 impl LevelRun {
     /// Runs the level; `Ok(None)` if Ctrl-C stopped it.
@@ -574,17 +644,19 @@ impl LevelRun {
         let LevelRun {
             concurrency: c,
             requests: n,
+            duration,
             rate,
             base,
             workload,
             cookies,
         } = self;
         let mut level = Level::new(c, n)?;
-        let mut cfg = fetch_config(&a.net, a.proxies(), Some((&a.request, &[])), c, None)?;
+        let mut cfg = level_config(a, c)?;
         cfg.cookies = cookies;
         let fetcher = Arc::new(Fetcher::new(cfg));
         let pool = GreenPool::new(c);
-        let pb = progress::level_bar(a.quiet, n, &format!("c={c}"));
+        let bar_len = duration.map_or(n, |d| d.as_millis() as u64);
+        let pb = progress::level_bar(a.quiet, bar_len, &format!("c={c}"), duration.is_some());
         let feeds = *workload == Workload::Feeds;
         let delay = workload.delay();
         let f2 = fetcher.clone();
@@ -616,39 +688,71 @@ impl LevelRun {
                 error,
             }
         };
-        let mut it = pool.imap(task, 0..n);
+        // `-n`: requests 0..n; `-z`: as many as start before the time is up.
+        let indices: Box<dyn Iterator<Item = u64> + Send> = match duration {
+            Some(d) => {
+                let end = t0 + d;
+                Box::new((0..).take_while(move |_| Instant::now() < end))
+            }
+            None => Box::new(0..n),
+        };
+        let mut it = pool.imap(task, indices);
         let mut done = 0u64;
+        let mut shown = Instant::now();
         loop {
             if INTERRUPTED.load(Ordering::Relaxed) {
-                pb.finish_and_clear();
                 return Ok(None);
             }
-            match it.next_timeout(Duration::from_millis(100)) {
-                Ok(Some(Ok(sample))) => level.record(&sample),
+            match it.next_timeout(LIVE_EVERY) {
+                Ok(Some(Ok(sample))) => {
+                    level.record(&sample);
+                    done += 1;
+                }
                 // A task that died (a bug) still counts, as an internal error.
                 Ok(Some(Err(_))) => {
                     *level
                         .errors
                         .entry(ErrorKind::Internal.as_str())
-                        .or_default() += 1
+                        .or_default() += 1;
+                    done += 1;
                 }
                 Ok(None) => break,
-                Err(_) => continue,
+                Err(_) => {}
             }
-            done += 1;
-            pb.set_position(done);
-            progress::set_errors(&pb, level.error_count());
+            if shown.elapsed() >= LIVE_EVERY {
+                shown = Instant::now();
+                pb.0.set_position(match duration {
+                    Some(_) => t0.elapsed().as_millis() as u64,
+                    None => done,
+                });
+                pb.0.set_message(live_view(&level, t0.elapsed()));
+            }
         }
         level.elapsed = t0.elapsed();
-        pb.finish_and_clear();
+        level.requests = done;
+        drop(pb);
         level.connections_opened = fetcher.client().connections_opened();
-        level.ideal = delay.map(|d| ideal_time(n, c, d, rate));
+        level.ideal = delay.map(|d| ideal_time(level.ok, level.requests, c, d, rate));
         drop(it);
         drop(pool);
         drop(fetcher);
         level.peak_rss_kib = peak_rss_kib();
         Ok(Some(level))
     }
+}
+
+/// The running level as the live view shows it: successful requests a second, p50 and p99 so
+/// far, and errors.
+fn live_view(l: &Level, elapsed: Duration) -> String {
+    let rate = progress::rate(l.ok as f64 / elapsed.as_secs_f64().max(1e-3));
+    let lat = match l.percentiles() {
+        Some(p) => format!("p50 {} ms  p99 {} ms", fmt_ms(p.p50), fmt_ms(p.p99)),
+        None => "p50 -  p99 -".to_owned(),
+    };
+    format!(
+        "{rate} ok  {lat}  {}",
+        progress::count(l.error_count(), "error", "errors")
+    )
 }
 
 /// The process's peak resident set so far (`VmHWM`), in KiB; `None` where /proc has no such
@@ -730,20 +834,38 @@ fn fmt_rate(r: f64) -> String {
     }
 }
 
-const HEADERS: [&str; 12] = [
-    "concurrency",
-    "requests",
-    "errors",
-    "req/s",
-    "MB/s",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "p99.9 ms",
-    "max ms",
-    "efficiency",
-    "peak RSS so far",
+/// The table's columns: header and width (the first column's width is all its own; every
+/// other cell gets one space before it). The whole row fits 100 columns.
+const COLUMNS: [(&str, usize); 12] = [
+    ("c", 5),
+    ("requests", 8),
+    ("errors", 6),
+    ("ok/s", 7),
+    ("MB/s", 7),
+    ("p50", 7),
+    ("p90", 7),
+    ("p99", 7),
+    ("p99.9", 7),
+    ("max", 7),
+    ("effic.", 7),
+    ("RSS MiB", 7),
 ];
+
+/// The two header lines: what the latency columns are, then the column names.
+fn header_lines(baseline: bool) -> String {
+    let names: Vec<String> = COLUMNS.iter().map(|(h, _)| (*h).to_owned()).collect();
+    let lead = COLUMNS[..5].iter().map(|(_, w)| w + 1).sum::<usize>() - 1;
+    let note = if baseline {
+        "  (Δ: change against the baseline)"
+    } else {
+        ""
+    };
+    format!(
+        "{:lead$} latency of successful requests, ms{note}\n{}",
+        "",
+        align_row(&names)
+    )
+}
 
 fn row(l: &Level) -> Vec<String> {
     let p = l.percentiles();
@@ -752,7 +874,11 @@ fn row(l: &Level) -> Vec<String> {
         l.concurrency.to_string(),
         l.requests.to_string(),
         l.error_count().to_string(),
-        fmt_rate(l.requests_per_s()),
+        if l.ok == 0 {
+            "0".to_owned()
+        } else {
+            fmt_rate(l.requests_per_s())
+        },
         format!("{:.2}", l.mb_per_s()),
         ms(|p| p.p50),
         ms(|p| p.p90),
@@ -762,51 +888,152 @@ fn row(l: &Level) -> Vec<String> {
         l.efficiency_pct()
             .map_or("-".to_owned(), |e| format!("{e:.1}%")),
         l.peak_rss_kib
-            .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+            .map_or("-".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
     ]
 }
 
-/// Right-aligned columns, two spaces apart, one line per row.
-fn align(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
+/// One row, right-aligned in the columns (a cell wider than its column pushes the rest right
+/// rather than touching its neighbour).
+fn align_row(cells: &[String]) -> String {
+    let mut s = String::new();
+    for (i, (cell, (_, w))) in cells.iter().zip(COLUMNS.iter()).enumerate() {
+        if i > 0 {
+            s.push(' ');
         }
+        let len = cell.chars().count();
+        s.push_str(&" ".repeat(w.saturating_sub(len)));
+        s.push_str(cell);
     }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            s.push_str(&" ".repeat(w - cell.chars().count()));
-            s.push_str(cell);
-        }
-        s.push('\n');
-        s
-    };
-    let mut out = line(&mut headers.iter().copied());
-    for r in rows {
-        out.push_str(&line(&mut r.iter().map(String::as_str)));
-    }
-    out
+    s.push('\n');
+    s
 }
 
-/// The report on stdout: the heading, the table, and the errors by kind of each level that had
-/// any.
-fn render(heading: &str, levels: &[Level]) -> String {
-    let rows: Vec<Vec<String>> = levels.iter().map(row).collect();
-    let mut out = format!("{heading}\n{}", align(&HEADERS, &rows));
+/// What the table says after its rows: the errors by kind of each level that had any (and
+/// that a level failed whole), and which baseline levels had no match.
+fn footer(levels: &[Level], baseline: Option<&Baseline>) -> String {
+    let mut out = String::new();
     for l in levels.iter().filter(|l| l.error_count() > 0) {
         let kinds: Vec<String> = l.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let whole = if l.all_failed() {
+            format!("every one of its {} requests failed: ", l.requests)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "errors at concurrency {}: {}\n",
+            "errors at concurrency {}: {whole}{}\n",
             l.concurrency,
             kinds.join(", ")
         ));
     }
+    if let Some(b) = baseline {
+        let unmatched: Vec<String> = levels
+            .iter()
+            .filter(|l| b.level(l.concurrency).is_none())
+            .map(|l| l.concurrency.to_string())
+            .collect();
+        if !unmatched.is_empty() {
+            out.push_str(&format!(
+                "no baseline for concurrency {} in {}\n",
+                unmatched.join(", "),
+                b.name
+            ));
+        }
+    }
     out
+}
+
+/// A run to compare with (`--baseline FILE`): an earlier run's `--json` document.
+#[derive(Debug)]
+struct Baseline {
+    /// The file, as named on the command line.
+    name: String,
+    doc: serde_json::Value,
+}
+
+impl Baseline {
+    fn read(path: &Path) -> Result<Baseline, String> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| format!("--baseline {name}: {e}"))?;
+        let doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("--baseline {name}: not JSON ({e})"))?;
+        if !doc["levels"].is_array() || !doc["settings"].is_object() {
+            return Err(format!(
+                "--baseline {name}: not a greenfetch bench --json document (no settings and levels)"
+            ));
+        }
+        Ok(Baseline { name, doc })
+    }
+
+    /// The earlier run's level of concurrency `c`.
+    fn level(&self, c: usize) -> Option<&serde_json::Value> {
+        self.doc["levels"]
+            .as_array()?
+            .iter()
+            .find(|l| l["concurrency"].as_u64() == Some(c as u64))
+    }
+
+    /// Why the two runs may not compare: another workload, mode or server.
+    fn differs(&self, now: &Settings) -> Option<String> {
+        let then = &self.doc["settings"];
+        let mut what = Vec::new();
+        if then["workload"]["path"].as_str() != Some(now.workload.path.as_str()) {
+            what.push(format!(
+                "its workload was {}, this run's is {}",
+                then["workload"]["path"], now.workload.path
+            ));
+        }
+        if then["mode"].as_str() != Some(now.mode) {
+            what.push(format!(
+                "it ran {} loop, this run {}",
+                then["mode"], now.mode
+            ));
+        }
+        if then["embedded_server"].as_bool() != Some(now.embedded_server) {
+            what.push("one run used the embedded server, the other a --target".to_owned());
+        }
+        (!what.is_empty()).then(|| format!("{}: compare with care", what.join("; ")))
+    }
+}
+
+/// The row under a level's row: each figure's change against the baseline's level of the
+/// same concurrency: percent for rates, latencies and memory, a count for errors, points for
+/// efficiency; `-` where either run has no figure.
+fn delta_row(l: &Level, b: &serde_json::Value) -> Vec<String> {
+    let pct = |now: Option<f64>, then: Option<f64>| match (now, then) {
+        (Some(n), Some(t)) if t > 0.0 => format!("{:+.1}%", (n - t) / t * 100.0),
+        _ => "-".to_owned(),
+    };
+    let p = l.percentiles();
+    let lat = |key: &str, f: fn(&Percentiles) -> f64| {
+        pct(p.as_ref().map(f), b["latency_ms"][key].as_f64())
+    };
+    let errors = match b["errors"].as_u64() {
+        Some(t) => format!("{:+}", l.error_count() as i64 - t as i64),
+        None => "-".to_owned(),
+    };
+    let requests = match b["requests"].as_u64() {
+        Some(t) if t != l.requests => format!("{:+}", l.requests as i64 - t as i64),
+        Some(_) => String::new(),
+        None => "-".to_owned(),
+    };
+    let effic = match (l.efficiency_pct(), b["efficiency_pct"].as_f64()) {
+        (Some(n), Some(t)) => format!("{:+.1}pt", n - t),
+        _ => "-".to_owned(),
+    };
+    vec![
+        "Δ".to_owned(),
+        requests,
+        errors,
+        pct(Some(l.requests_per_s()), b["requests_per_s"].as_f64()),
+        pct(Some(l.mb_per_s()), b["mb_per_s"].as_f64()),
+        lat("p50", |p| p.p50),
+        lat("p90", |p| p.p90),
+        lat("p99", |p| p.p99),
+        lat("p99_9", |p| p.p99_9),
+        lat("max", |p| p.max),
+        effic,
+        pct(l.peak_rss_kib.map(|k| k as f64), b["peak_rss_kib"].as_f64()),
+    ]
 }
 
 #[cfg(test)]
@@ -849,6 +1076,10 @@ mod tests {
         assert!(p.p50 <= p.p90 && p.p90 <= p.p99 && p.p99 <= p.p99_9 && p.p99_9 <= p.max);
         assert_eq!(l.requests_per_s(), 500.0);
         assert_eq!(l.mb_per_s(), 100_000.0 / 1e6 / 2.0);
+        // Failures count in neither throughput nor bytes.
+        let mixed = level(10, &[5, 5], &[ErrorKind::Connect; 6]);
+        assert_eq!(mixed.requests_per_s(), 1.0);
+        assert_eq!(mixed.bytes, 200);
     }
 
     #[test]
@@ -864,21 +1095,43 @@ mod tests {
         assert_eq!(l.errors.get("timeout"), Some(&1));
         assert_eq!(l.attempts, 2 + 9);
         assert_eq!(l.latency_us.len(), 2);
-        let none = level(4, &[], &[ErrorKind::HttpStatus]);
+        let mut none = level(4, &[], &[ErrorKind::HttpStatus]);
         assert_eq!(none.percentiles(), None);
-        assert_eq!(row(&none)[5], "-");
+        assert!(none.all_failed());
+        none.ideal = Some(Duration::from_millis(10));
+        assert_eq!(
+            none.efficiency_pct(),
+            None,
+            "no efficiency without a success"
+        );
+        let r = row(&none);
+        assert_eq!(
+            (r[3].as_str(), r[5].as_str(), r[10].as_str()),
+            ("0", "-", "-")
+        );
     }
 
     #[test]
     fn ideal_times() {
         let d = Duration::from_millis(10);
-        assert_eq!(ideal_time(200, 1, d, None), Duration::from_secs(2));
-        assert_eq!(ideal_time(200, 10, d, None), Duration::from_millis(200));
-        assert_eq!(ideal_time(201, 10, d, None), Duration::from_millis(210));
-        assert_eq!(ideal_time(5, 1000, d, None), d);
+        assert_eq!(ideal_time(200, 200, 1, d, None), Duration::from_secs(2));
+        assert_eq!(
+            ideal_time(200, 200, 10, d, None),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            ideal_time(201, 201, 10, d, None),
+            Duration::from_millis(210)
+        );
+        assert_eq!(ideal_time(5, 5, 1000, d, None), d);
+        // Only successes make the ideal: 100 of 200 through 10 slots is 10 rounds.
+        assert_eq!(
+            ideal_time(100, 200, 10, d, None),
+            Duration::from_millis(100)
+        );
         // Open loop: 101 requests at 100/s, the last one due after 1 s.
         assert_eq!(
-            ideal_time(101, 1000, d, Some(100.0)),
+            ideal_time(101, 101, 1000, d, Some(100.0)),
             Duration::from_millis(1010)
         );
         let mut l = level(1, &[10], &[]);
@@ -887,22 +1140,50 @@ mod tests {
     }
 
     #[test]
-    fn table_has_a_header_and_a_row_per_level_aligned() {
+    fn table_rows_are_aligned_and_fit_100_columns() {
         let levels = [
             level(1, &[10, 11], &[]),
             level(1000, &[80], &[ErrorKind::Connect]),
+            level(10, &[], &[ErrorKind::HttpStatus; 3]),
         ];
-        let out = render("greenfetch bench: test", &levels);
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "greenfetch bench: test");
-        assert!(lines[1].trim_start().starts_with("concurrency"));
-        assert!(lines[1].ends_with("peak RSS so far"));
-        assert_eq!(lines[1].len(), lines[2].len());
-        assert_eq!(lines[1].len(), lines[3].len());
-        assert!(lines[2].trim_start().starts_with("1 "));
-        assert!(lines[3].trim_start().starts_with("1000 "));
-        assert_eq!(lines[4], "errors at concurrency 1000: connect 1");
-        assert_eq!(lines.len(), 5);
+        let header = header_lines(false);
+        let lines: Vec<&str> = header.lines().collect();
+        assert!(lines[0].contains("latency of successful requests, ms"));
+        assert!(lines[1].trim_start().starts_with("c requests errors"));
+        assert!(lines[1].ends_with("RSS MiB"));
+        for l in &levels {
+            let r = align_row(&row(l));
+            assert_eq!(r.trim_end().len(), lines[1].len(), "{r}");
+            assert!(r.len() <= 100);
+        }
+        let foot = footer(&levels, None);
+        assert_eq!(
+            foot.lines().collect::<Vec<_>>(),
+            [
+                "errors at concurrency 1000: connect 1",
+                "errors at concurrency 10: every one of its 3 requests failed: http_status 3"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_baseline_gives_each_figure_its_change() {
+        let then = serde_json::json!({
+            "concurrency": 1, "requests": 2, "errors": 1, "requests_per_s": 2.0,
+            "mb_per_s": 0.0001, "efficiency_pct": 40.0, "peak_rss_kib": 1000,
+            "latency_ms": {"p50": 5.0, "p90": 10.0, "p99": 10.0, "p99_9": 10.0, "max": 11.0},
+        });
+        let mut now = level(1, &[10, 11], &[]);
+        now.ideal = Some(Duration::from_secs(1));
+        now.peak_rss_kib = Some(1100);
+        let d = delta_row(&now, &then);
+        assert_eq!(d[0], "Δ");
+        assert_eq!(d[1], "", "the same number of requests");
+        assert_eq!(d[2], "-1");
+        assert_eq!(d[3], "-50.0%", "1/s against 2/s");
+        assert_eq!(d[10], "+10.0pt");
+        assert_eq!(d[11], "+10.0%");
+        assert!(align_row(&d).len() <= 100);
     }
 
     #[test]

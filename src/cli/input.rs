@@ -1,11 +1,20 @@
 //! Input: URL lines from `-u`, files and stdin, read on a plain OS thread (a blocking read must
 //! not stall a worker) and handed to the pipeline through a bounded green `Queue`, so work
 //! starts before EOF and memory does not grow with the input.
+//!
+//! Every line has an index: its 0-based line number in the whole input (`-u` URLs first, one
+//! line each, then the files in turn). A blank or `#` line is no input, but it keeps its place
+//! (as an [`Input`] without a URL), so `titles` can give it its empty line and every later
+//! index stays the line's number. On a URL line, `#` after white space starts a comment, and a
+//! URL without a scheme (`127.0.0.1:8080/x`, `example.com/x`) gets `--proto-default`'s, as
+//! curl guesses it. When every source is a file, a second thread counts the inputs ahead, for
+//! the progress display's total.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use greenfetch::Queue;
 use greenfetch::error::{Error, ErrorKind};
@@ -14,24 +23,36 @@ use greenfetch::fetch::{MAX_URL_LEN, host_of, parse_line, stable_hash};
 use super::INTERRUPTED;
 use super::args::Shard;
 use super::journal::Done;
+use super::progress::report;
 
-/// One input record: its position among all inputs, and its URL or why it is not one.
+/// One input line: its line number in the whole input, and its URL or why it is not one.
 #[derive(Debug)]
 pub(crate) struct Input {
     pub(crate) index: u64,
     /// The line as given (lossy UTF-8, trimmed, cut to a readable length) for reports.
     pub(crate) text: String,
-    pub(crate) url: Result<String, Error>,
+    /// The URL, or why the line is not one; `None` for a blank or `#` line, which is no input
+    /// but keeps its place.
+    pub(crate) url: Option<Result<String, Error>>,
 }
 
-/// Which inputs this run takes: its shard, minus what a journal says is done.
-#[derive(Debug, Default)]
+/// Which inputs this run takes: its shard, minus what a journal says is done; and how a URL
+/// without a scheme is completed.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Select {
     pub(crate) shard: Option<Shard>,
     pub(crate) done: Option<Done>,
+    /// `http` or `https`, for a URL given without a scheme.
+    pub(crate) scheme: &'static str,
 }
 
 impl Select {
+    /// Whether the blank or comment line `index` keeps its place in this run's output: not
+    /// in a shard (it belongs to none), nor when a journal says it is out already.
+    fn keeps_blank(&self, index: u64) -> bool {
+        self.shard.is_none() && !self.done.as_ref().is_some_and(|d| d.contains(index))
+    }
+
     /// Whether input `index` is this run's. `key` gives what it shards by: the URL's host, or
     /// for a line that is not a URL, the line itself (so it lands on exactly one shard too).
     fn keeps(&self, index: u64, key: impl FnOnce() -> String) -> bool {
@@ -50,13 +71,20 @@ const BATCH: usize = 256;
 /// Batches read ahead of the pipeline at most.
 const READ_AHEAD: usize = 16;
 
+/// Where the reader puts the inputs it makes.
+trait Sink {
+    fn push(&mut self, input: Input);
+    /// Called before a read that may block, and at the end.
+    fn flush(&mut self) {}
+}
+
 /// Collects inputs into batches for the pipeline.
 struct Batcher {
     queue: Queue<Option<Vec<Input>>>,
     batch: Vec<Input>,
 }
 
-impl Batcher {
+impl Sink for Batcher {
     fn push(&mut self, input: Input) {
         self.batch.push(input);
         if self.batch.len() >= BATCH {
@@ -64,7 +92,7 @@ impl Batcher {
         }
     }
 
-    /// Hands over what is collected (before a read that may block, and at the end).
+    /// Hands over what is collected.
     fn flush(&mut self) {
         if !self.batch.is_empty() {
             let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
@@ -73,19 +101,37 @@ impl Batcher {
     }
 }
 
+/// Counts the inputs (lines with a URL or an error, not blank or comment lines).
+struct Counter(u64);
+
+impl Sink for Counter {
+    fn push(&mut self, input: Input) {
+        if input.url.is_some() {
+            self.0 += 1;
+        }
+    }
+}
+
 /// A source of lines.
+#[derive(Clone)]
 enum Source {
     Arg(String),
     Stdin,
     File(PathBuf),
 }
 
-/// Starts the reader thread; the iterator yields inputs in order and ends at EOF.
+/// The number of inputs, once a counting thread has read every file (`None` meanwhile, and
+/// for good when stdin is among the sources).
+pub(crate) type Total = Arc<OnceLock<u64>>;
+
+/// Starts the reader thread; the iterator yields inputs in order and ends at EOF. When every
+/// source is a file (or a `-u` URL), a second thread counts the inputs ahead into the
+/// returned [`Total`].
 pub(crate) fn read_inputs(
     urls: Vec<String>,
     files: Vec<PathBuf>,
     shard: Select,
-) -> io::Result<InputIter> {
+) -> io::Result<(InputIter, Total)> {
     let mut sources: Vec<Source> = urls.into_iter().map(Source::Arg).collect();
     if files.is_empty() && sources.is_empty() {
         sources.push(Source::Stdin);
@@ -100,6 +146,18 @@ pub(crate) fn read_inputs(
             sources.push(Source::File(f));
         }
     }
+    let total: Total = Arc::default();
+    if !sources.iter().any(|s| matches!(s, Source::Stdin)) {
+        let (sources, select, total) = (sources.clone(), shard.clone(), total.clone());
+        std::thread::Builder::new()
+            .name("greenfetch-count".into())
+            .spawn(move || {
+                let mut counter = Counter(0);
+                if read_all(sources, &select, &mut counter) {
+                    let _ = total.set(counter.0);
+                }
+            })?;
+    }
     let queue: Queue<Option<Vec<Input>>> = Queue::bounded(READ_AHEAD);
     let mut q = Batcher {
         queue: queue.clone(),
@@ -108,55 +166,74 @@ pub(crate) fn read_inputs(
     std::thread::Builder::new()
         .name("greenfetch-input".into())
         .spawn(move || {
-            let mut index = 0u64;
-            for source in sources {
-                let ok = match source {
-                    Source::Arg(u) => feed(&mut index, u.as_bytes(), &shard, &mut q),
-                    Source::Stdin => read_lines(
-                        BufReader::with_capacity(64 * 1024, io::stdin()),
-                        &mut index,
-                        &shard,
-                        &mut q,
-                    ),
-                    Source::File(p) => match File::open(&p) {
-                        Ok(f) => read_lines(
-                            BufReader::with_capacity(64 * 1024, f),
-                            &mut index,
-                            &shard,
-                            &mut q,
-                        ),
-                        Err(e) => {
-                            eprintln!("greenfetch: {}: {e}", p.display());
-                            true
-                        }
-                    },
-                };
-                if !ok {
-                    break;
-                }
-            }
+            read_all(sources, &shard, &mut q);
             q.flush();
             q.queue.put(None);
         })?;
-    Ok(InputIter {
-        queue,
-        current: Vec::new().into_iter(),
-        done: false,
-    })
+    Ok((
+        InputIter {
+            queue,
+            current: Vec::new().into_iter(),
+            done: false,
+        },
+        total,
+    ))
+}
+
+/// Reads every source in turn into `sink`; false if the run was interrupted first.
+fn read_all(sources: Vec<Source>, select: &Select, sink: &mut impl Sink) -> bool {
+    let mut index = 0u64;
+    for source in sources {
+        let ok = match source {
+            Source::Arg(u) => feed(&mut index, u.as_bytes(), select, sink),
+            Source::Stdin => read_lines(
+                BufReader::with_capacity(64 * 1024, io::stdin()),
+                &mut index,
+                select,
+                sink,
+            ),
+            Source::File(p) => match File::open(&p) {
+                Ok(f) => read_lines(
+                    BufReader::with_capacity(64 * 1024, f),
+                    &mut index,
+                    select,
+                    sink,
+                ),
+                Err(e) => {
+                    report(format!("greenfetch: {}: {e}", p.display()));
+                    true
+                }
+            },
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 /// Handles one line; false once the run is interrupted.
-fn feed(index: &mut u64, line: &[u8], select: &Select, q: &mut Batcher) -> bool {
+fn feed(index: &mut u64, line: &[u8], select: &Select, q: &mut impl Sink) -> bool {
     if INTERRUPTED.load(Ordering::Relaxed) {
         return false;
     }
-    let trimmed = trim(line);
-    if trimmed.is_empty() || trimmed.starts_with(b"#") {
-        return true;
-    }
-    let url = parse_line(trimmed);
     let i = *index;
     *index += 1;
+    let trimmed = trim(strip_comment(line));
+    if trimmed.is_empty() {
+        if select.keeps_blank(i) {
+            q.push(Input {
+                index: i,
+                text: String::new(),
+                url: None,
+            });
+        }
+        return true;
+    }
+    let url = parse_line(trimmed).or_else(|e| match with_scheme(trimmed, select.scheme) {
+        Some(guessed) => parse_line(guessed.as_bytes()),
+        None => Err(e),
+    });
     if !select.keeps(i, || match &url {
         Ok(u) => host_of(u).unwrap_or_default(),
         Err(_) => String::from_utf8_lossy(trimmed).into_owned(),
@@ -170,9 +247,59 @@ fn feed(index: &mut u64, line: &[u8], select: &Select, q: &mut Batcher) -> bool 
     q.push(Input {
         index: i,
         text,
-        url,
+        url: Some(url),
     });
     true
+}
+
+/// The line without its comment: from a `#` at its start or after white space (a `#` inside
+/// a URL is its fragment).
+fn strip_comment(line: &[u8]) -> &[u8] {
+    let mut prev_space = true;
+    for (i, &b) in line.iter().enumerate() {
+        if b == b'#' && prev_space {
+            return &line[..i];
+        }
+        prev_space = b.is_ascii_whitespace();
+    }
+    line
+}
+
+/// `SCHEME://` + `line` when the line is a URL without a scheme, as curl guesses one: it has
+/// no `://`, and what comes before its first `/`, `?` or `#` is a host (a name or an IP
+/// address, or an IPv6 address in brackets) with an optional numeric port. Anything else
+/// (`mailto:x@y`, `file:x`, words with spaces) is left to be refused as it is.
+fn with_scheme(line: &[u8], scheme: &str) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?;
+    if text.contains("://") {
+        return None;
+    }
+    let authority = text.split(['/', '?', '#']).next().unwrap_or("");
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        (None, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(authority), None),
+        }
+    };
+    if let Some(h) = host {
+        let name_ok = !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+            && !h.starts_with(['.', '-']);
+        if !name_ok {
+            return None;
+        }
+    }
+    if let Some(p) = port {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    Some(format!("{scheme}://{text}"))
 }
 
 fn trim(line: &[u8]) -> &[u8] {
@@ -193,7 +320,7 @@ fn read_lines<R: io::Read>(
     mut r: BufReader<R>,
     index: &mut u64,
     select: &Select,
-    q: &mut Batcher,
+    q: &mut impl Sink,
 ) -> bool {
     let cap = MAX_URL_LEN + 1;
     let mut line = Vec::with_capacity(256);
@@ -209,7 +336,7 @@ fn read_lines<R: io::Read>(
                 Ok(b) => b,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    eprintln!("greenfetch: reading input: {e}");
+                    report(format!("greenfetch: reading input: {e}"));
                     return true;
                 }
             };
@@ -250,7 +377,7 @@ fn emit(
     line: &mut Vec<u8>,
     overflow: &mut usize,
     select: &Select,
-    q: &mut Batcher,
+    q: &mut impl Sink,
 ) -> bool {
     let ok = if *overflow > 0 {
         // Too long to be a URL: one input, one error, the bytes dropped.
@@ -270,7 +397,7 @@ fn emit(
         q.push(Input {
             index: i,
             text,
-            url: Err(err),
+            url: Some(Err(err)),
         });
         !INTERRUPTED.load(Ordering::Relaxed)
     } else {
@@ -310,4 +437,51 @@ impl Iterator for InputIter {
 pub(crate) fn stdin_is_terminal() -> bool {
     use std::io::IsTerminal;
     io::stdin().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_after_white_space_starts_a_comment() {
+        assert_eq!(strip_comment(b"http://a.test/x #note"), b"http://a.test/x ");
+        assert_eq!(strip_comment(b"# all of it"), b"");
+        assert_eq!(
+            strip_comment(b"http://a.test/x\t# tab"),
+            b"http://a.test/x\t"
+        );
+        // A fragment is part of the URL.
+        assert_eq!(
+            strip_comment(b"http://a.test/x#frag"),
+            b"http://a.test/x#frag"
+        );
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_gets_the_default_one() {
+        let http = |s: &str| with_scheme(s.as_bytes(), "http");
+        assert_eq!(
+            http("127.0.0.1:8080/x").as_deref(),
+            Some("http://127.0.0.1:8080/x")
+        );
+        assert_eq!(http("a.test/x?y").as_deref(), Some("http://a.test/x?y"));
+        assert_eq!(http("a.test:8080").as_deref(), Some("http://a.test:8080"));
+        assert_eq!(http("[::1]:8080/").as_deref(), Some("http://[::1]:8080/"));
+        assert_eq!(
+            with_scheme(b"a.test/", "https").as_deref(),
+            Some("https://a.test/")
+        );
+        for left in [
+            "http://a.test/",
+            "mailto:x@a.test",
+            "file:passwd",
+            "not a url",
+            "a.test:port/",
+            "",
+            "[nope]/",
+        ] {
+            assert_eq!(http(left), None, "{left:?}");
+        }
+    }
 }

@@ -1,17 +1,24 @@
 //! Output: results written in order on stdout (data only), problems on stderr, each record
 //! written whole as it is ready, so a pipe sees it live ([`sink`] does the writing, and cuts a
 //! record that fails back off a file). A closed stdout (`| head`) ends the run quietly.
+//! Lines for stderr (errors, `-v`'s heads) go through [`progress::report`], above the
+//! progress display. A blank or `#` line of the input gives nothing, except the empty line
+//! that keeps `titles`' text output one line per input line.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
+use greenfetch::error::ErrorKind;
 use greenfetch::fetch::Fetched;
 use greenfetch::titles::Titled;
 use serde::Serialize;
 
 use super::args::{Format, TitlesFormat};
+use super::progress;
 use super::sink::{self, Stdout};
+use super::writeout::{Figures, WriteOut};
 
 /// One input's result, as the pipeline hands it to the writer.
 #[derive(Debug)]
@@ -20,6 +27,8 @@ pub(crate) struct Outcome {
     /// The line as given, for reports when the URL could not be parsed.
     pub(crate) text: String,
     pub(crate) fetched: Fetched,
+    /// A blank or `#` line: nothing was fetched and nothing is written.
+    pub(crate) skipped: bool,
 }
 
 #[derive(Serialize)]
@@ -66,11 +75,19 @@ pub(crate) struct Writer {
     dir: Option<PathBuf>,
     fsync: bool,
     line: Vec<u8>,
+    write_out: Option<WriteOut>,
+    verbose: bool,
     pub(crate) stdout_is_terminal: bool,
 }
 
 impl Writer {
-    pub(crate) fn new(format: Format, dir: Option<PathBuf>, fsync: bool) -> io::Result<Self> {
+    pub(crate) fn new(
+        format: Format,
+        dir: Option<PathBuf>,
+        fsync: bool,
+        write_out: Option<WriteOut>,
+        verbose: bool,
+    ) -> io::Result<Self> {
         if let Some(d) = &dir {
             fs::create_dir_all(d)?;
         }
@@ -80,6 +97,8 @@ impl Writer {
             dir,
             fsync,
             line: Vec::with_capacity(512),
+            write_out,
+            verbose,
             stdout_is_terminal: io::stdout().is_terminal(),
         })
     }
@@ -87,6 +106,9 @@ impl Writer {
     /// Writes one outcome, whole. An `Err` means it could not be written (a full disk, a
     /// closed pipe): the run stops there, and the message names the input and the file.
     pub(crate) fn write(&mut self, o: &Outcome) -> io::Result<()> {
+        if o.skipped {
+            return Ok(());
+        }
         let f = &o.fetched;
         let url = if f.url.is_empty() {
             o.text.as_str()
@@ -94,6 +116,17 @@ impl Writer {
             f.url.as_str()
         };
         let who = format!("#{} {url}", o.index);
+        if self.verbose {
+            progress::report(verbose_lines(o.index, f));
+        }
+        let written = self.write_out.as_ref().map(|w| {
+            w.render(&Figures {
+                index: o.index,
+                url,
+                fetched: f,
+            })
+        });
+        let extra: &[u8] = written.as_ref().map_or(&[], |r| &r.stdout);
         let mut path = None;
         if let Some(dir) = &self.dir {
             let name = file_name(o.index, url);
@@ -109,8 +142,13 @@ impl Writer {
         self.line.clear();
         match self.format {
             Format::Raw => {
-                if self.dir.is_none() && f.is_ok() {
-                    self.out.record(&who, &[&f.body])?;
+                let body: &[u8] = if self.dir.is_none() && f.is_ok() {
+                    &f.body
+                } else {
+                    &[]
+                };
+                if !body.is_empty() || !extra.is_empty() {
+                    self.out.record(&who, &[body, extra])?;
                 }
             }
             Format::Jsonl => {
@@ -135,10 +173,18 @@ impl Writer {
                 };
                 serde_json::to_writer(&mut self.line, &rec).map_err(io::Error::other)?;
                 self.line.push(b'\n');
-                self.out.record(&who, &[&self.line])?;
+                self.out.record(&who, &[&self.line, extra])?;
+            }
+            Format::None => {
+                if !extra.is_empty() {
+                    self.out.record(&who, &[extra])?;
+                }
             }
             Format::Summary => {
                 let status = match (&f.error, f.status) {
+                    (Some(e), Some(code)) if e.kind == ErrorKind::HttpStatus => {
+                        format!("ERR {} {code}", e.kind)
+                    }
                     (Some(e), _) => format!("ERR {}", e.kind),
                     (None, Some(s)) => s.to_string(),
                     (None, None) => "-".into(),
@@ -152,13 +198,17 @@ impl Writer {
                     ms(f.elapsed),
                     url
                 );
-                self.out.record(&who, &[&self.line])?;
+                self.out.record(&who, &[&self.line, extra])?;
             }
         }
         if self.format != Format::Jsonl {
             if let Some(e) = &f.error {
-                eprintln!("greenfetch: {who}: {e}");
+                progress::report(format_args!("greenfetch: {who}: {e}"));
             }
+        }
+        if let Some(r) = written.filter(|r| !r.stderr.is_empty()) {
+            let text = String::from_utf8_lossy(&r.stderr);
+            progress::report(text.strip_suffix('\n').unwrap_or(&text));
         }
         Ok(())
     }
@@ -171,6 +221,8 @@ pub(crate) struct TitleOutcome {
     /// The line as given, for reports when the URL could not be parsed.
     pub(crate) text: String,
     pub(crate) titled: Titled,
+    /// A blank or `#` line: its text output is an empty line, its jsonl output nothing.
+    pub(crate) skipped: bool,
 }
 
 #[derive(Serialize)]
@@ -214,6 +266,12 @@ impl TitlesWriter {
     /// Writes one outcome, whole. An `Err` means it could not be written (a full disk, a
     /// closed pipe): the run stops there.
     pub(crate) fn write(&mut self, o: &TitleOutcome) -> io::Result<()> {
+        if o.skipped {
+            return match self.format {
+                TitlesFormat::Text => self.out.record(&format!("#{}", o.index), &[b"\n"]),
+                TitlesFormat::Jsonl => Ok(()),
+            };
+        }
         let t = &o.titled;
         let url = if t.url.is_empty() {
             o.text.as_str()
@@ -230,7 +288,17 @@ impl TitlesWriter {
                 self.line.push(b'\n');
                 self.out.record(&who, &[&self.line])?;
                 if let Some(e) = &t.error {
-                    eprintln!("greenfetch: {who}: {e}");
+                    progress::report(format_args!("greenfetch: {who}: {e}"));
+                } else if t.title.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                    let what = match t.kind {
+                        Some(greenfetch::titles::TitleKind::Html) => "the page's <title> is empty",
+                        _ => "the feed's title is empty",
+                    };
+                    let from = t.feed_url.as_deref().filter(|f| *f != url);
+                    progress::report(format_args!(
+                        "greenfetch: {who}: {what}{}",
+                        from.map(|f| format!(" (from {f})")).unwrap_or_default()
+                    ));
                 }
             }
             TitlesFormat::Jsonl => {
@@ -260,6 +328,66 @@ impl TitlesWriter {
         }
         Ok(())
     }
+}
+
+/// `-v`: the heads of every request and answer of one input, curl's way (`> ` sent, `< `
+/// received, `* ` what happened when no answer came), each line after the input's index.
+fn verbose_lines(index: u64, f: &Fetched) -> String {
+    let mut out = String::new();
+    let mut line = |mark: &str, text: &str| {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = write!(out, "#{index} {mark} {text}");
+    };
+    for x in &f.trace {
+        let parsed = url::Url::parse(&x.url).ok();
+        let target = match &parsed {
+            Some(u)
+                if x.proxy.as_deref().is_some_and(|p| p.starts_with("http://"))
+                    && u.scheme() == "http" =>
+            {
+                x.url.clone()
+            }
+            Some(u) => match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_owned(),
+            },
+            None => x.url.clone(),
+        };
+        if let Some(p) = &x.proxy {
+            line("*", &format!("via proxy {p}"));
+        }
+        line(">", &format!("{} {target} HTTP/1.1", x.method));
+        if let Some(u) = &parsed {
+            let host = u.host_str().unwrap_or("");
+            match u.port() {
+                Some(port) => line(">", &format!("Host: {host}:{port}")),
+                None => line(">", &format!("Host: {host}")),
+            }
+        }
+        for (k, v) in &x.headers {
+            line(">", &format!("{k}: {v}"));
+        }
+        if let Some(n) = x.body_len {
+            line(">", &format!("Content-Length: {n}"));
+        }
+        line(">", "");
+        match &x.response_head {
+            Some(head) => {
+                let text = String::from_utf8_lossy(head);
+                for l in text.split("\r\n").filter(|l| !l.is_empty()) {
+                    line("<", l);
+                }
+                line("<", "");
+            }
+            None => line("*", "no answer"),
+        }
+    }
+    if let Some(e) = &f.error {
+        line("*", &e.to_string());
+    }
+    out
 }
 
 /// `000042-example.test_feed.xml`: the index keeps files in input order, the URL says which.

@@ -206,6 +206,8 @@ pub struct FetchConfig {
     pub keep_body: bool,
     /// Obey robots.txt (`--robots`): a URL it disallows is not fetched (`robots`).
     pub robots: Option<Arc<Robots>>,
+    /// Keep every request sent and its answer's head in [`Fetched::trace`] (curl's `-v`).
+    pub trace: bool,
     /// The run's cookie engine (`-b`, `--cookie-jar`; `None`: no cookies kept or sent but a
     /// `-H Cookie`). Every answer's `Set-Cookie` headers, redirects' too, are stored for its
     /// URL, and every request carries the `Cookie` header the engine gives for its URL
@@ -238,6 +240,7 @@ impl Default for FetchConfig {
             rate: None,
             keep_body: true,
             robots: None,
+            trace: false,
             cookies: None,
         }
     }
@@ -268,6 +271,13 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// Bytes of body received (after decoding).
     pub bytes: u64,
+    /// Bytes of the final answer's body as they came over the wire (before decoding).
+    pub wire_bytes: u64,
+    /// Redirects followed in the last attempt.
+    pub redirects: u32,
+    /// With [`FetchConfig::trace`]: every request sent and the head of its answer, in order,
+    /// over every attempt.
+    pub trace: Vec<Exchange>,
     /// The proxy the last request went through (no credentials), if any.
     pub proxy: Option<String>,
     /// Attempts made (1 without retries).
@@ -278,6 +288,24 @@ pub struct Fetched {
     pub ttfb: Option<Duration>,
     /// Why the fetch failed, if it did.
     pub error: Option<Error>,
+}
+
+/// One request as it was sent, and the head of its answer as received (`-v`).
+#[derive(Debug, Clone, Default)]
+pub struct Exchange {
+    /// The method.
+    pub method: String,
+    /// The URL asked for.
+    pub url: String,
+    /// The header lines greenfetch sent, in order, after the `Host` line the client adds
+    /// (and before its `Content-Length` for a body).
+    pub headers: Vec<(String, String)>,
+    /// The body's length, when there was one.
+    pub body_len: Option<usize>,
+    /// The proxy the request went through (no credentials), if any.
+    pub proxy: Option<String>,
+    /// The answer's head as received; `None` when no answer came.
+    pub response_head: Option<Vec<u8>>,
 }
 
 impl Fetched {
@@ -447,6 +475,7 @@ impl Fetcher {
             String::new()
         };
         let mut attempt = 0;
+        let mut trace = Vec::new();
         loop {
             attempt += 1;
             let outcome = {
@@ -458,12 +487,16 @@ impl Fetcher {
                 Attempt::Done(mut f) => {
                     f.attempts = attempt;
                     f.elapsed = start.elapsed();
+                    trace.append(&mut f.trace);
+                    f.trace = trace;
                     return f;
                 }
                 Attempt::Retry { mut result, wait } => {
+                    trace.append(&mut result.trace);
                     if attempt > self.cfg.retries {
                         result.attempts = attempt;
                         result.elapsed = start.elapsed();
+                        result.trace = trace;
                         return result;
                     }
                     greenfetch_runtime::sleep(wait.unwrap_or_else(|| self.backoff(attempt)));
@@ -666,9 +699,24 @@ impl Fetcher {
                 headers: &headers,
                 body: body.as_deref(),
                 deadline,
-                keep_head: self.cfg.head_only,
+                keep_head: self.cfg.head_only || self.cfg.trace,
             };
-            let resp = match self.client.send(&req) {
+            let sent = self.cfg.trace.then(|| Exchange {
+                method: method.clone(),
+                url: current.to_string(),
+                headers: headers.clone(),
+                body_len: body.as_ref().map(|b| b.len()),
+                ..Exchange::default()
+            });
+            let resp = self.client.send(&req);
+            if let Some(mut x) = sent {
+                if let Ok(r) = &resp {
+                    x.proxy = r.proxy.clone();
+                    x.response_head = r.raw_head().map(<[u8]>::to_vec);
+                }
+                out.trace.push(x);
+            }
+            let resp = match resp {
                 Ok(r) => r,
                 Err(e) => {
                     out.final_url = Some(effective(&current));
@@ -735,6 +783,7 @@ impl Fetcher {
                 }
                 current = next;
                 hop += 1;
+                out.redirects = hop;
                 continue;
             }
             out.final_url = Some(effective(&current));
@@ -761,6 +810,7 @@ impl Fetcher {
             match resp.read_body(self.cfg.max_body, self.cfg.decode) {
                 Ok(b) => {
                     out.bytes = b.bytes.len() as u64;
+                    out.wire_bytes = b.wire_bytes;
                     if self.cfg.head_only {
                         out.body = heads;
                     } else if self.cfg.keep_body {

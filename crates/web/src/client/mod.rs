@@ -199,6 +199,9 @@ pub struct Body {
     pub bytes: Vec<u8>,
     /// True when the content codings were undone.
     pub decoded: bool,
+    /// Body bytes as they came over the wire, before decoding (chunk framing not counted):
+    /// curl's `size_download`.
+    pub wire_bytes: u64,
 }
 
 impl Response {
@@ -296,6 +299,7 @@ impl Response {
         Ok(Body {
             bytes,
             decoded: !identity,
+            wire_bytes: body.read,
         })
     }
 

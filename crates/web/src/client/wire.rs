@@ -361,7 +361,9 @@ pub(crate) struct BodyReader {
     pub(crate) conn: Conn,
     framing: Framing,
     left: u64,
-    read: u64,
+    /// Body bytes read so far, as they came (before content decoding; chunk framing not
+    /// counted).
+    pub(crate) read: u64,
     chunk: Chunk,
     pub(crate) done: bool,
 }

@@ -368,6 +368,8 @@ pub struct DispatchStats {
     pub in_flight: u64,
     /// The most fetches that ran at once.
     pub in_flight_max: u64,
+    /// Requests being served now (their connection has a whole request and no answer yet).
+    pub requests_in_flight: u64,
 }
 
 #[derive(Debug)]
@@ -382,7 +384,12 @@ struct Inner {
     allowed_origins: OriginCheck,
     metrics: Metrics,
     conns: Arc<ConnStats>,
+    /// Set by [`Dispatch::drain`]: fetches still running then are cut short.
+    drain_by: std::sync::Mutex<Option<Instant>>,
 }
+
+/// How often a running fetch looks whether a drain has begun (see [`Dispatch::drain`]).
+const DRAIN_CHECK: Duration = Duration::from_millis(250);
 
 /// The request types `POST /titles` reads as lines.
 const BODY_TYPES: &[&str] = &[
@@ -414,6 +421,7 @@ impl Dispatch {
                 allowed_origins: cfg.allowed_origins,
                 metrics: Metrics::default(),
                 conns: Arc::default(),
+                drain_by: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -471,7 +479,26 @@ impl Dispatch {
             errors: lock(&m.errors).values().sum(),
             in_flight: load(&m.in_flight),
             in_flight_max: load(&m.in_flight_max),
+            requests_in_flight: load(&self.inner.conns.busy),
         }
+    }
+
+    /// Shutting down: every fetch still running at `by` (of the requests in flight now, or
+    /// any that arrive meanwhile) is cut short there and answers `timeout`, so each request
+    /// in flight gets its whole answer by then. Stop the server (drop its handle) to stop
+    /// accepting connections, then wait for `stats().requests_in_flight` to reach 0.
+    ///
+    /// ```
+    /// let service = greenfetch_web::server::dispatch::Dispatch::new(Default::default());
+    /// service.drain(std::time::Instant::now());
+    /// assert_eq!(service.stats().requests_in_flight, 0);
+    /// ```
+    pub fn drain(&self, by: Instant) {
+        *self
+            .inner
+            .drain_by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(by);
     }
 
     /// `421` for a request whose `Host` is not allowed; `None` to go on (no `Host` at all is
@@ -698,9 +725,36 @@ impl Dispatch {
         }
         inner.metrics.fetches.fetch_add(1, Ordering::Relaxed);
         let (fetcher, discover, u) = (inner.fetcher.clone(), inner.discover, url.clone());
-        let titled = Timeout::new(wait)
-            .run(move || title_of(&fetcher, &u, discover))
-            .unwrap_or_else(|_| Titled::failed(url, late()));
+        // The fetch runs under the request's deadline, looked at again every DRAIN_CHECK, so
+        // that a drain (shutdown) that starts meanwhile cuts it short at the drain's deadline.
+        let mut fetch = greenfetch_runtime::spawn(move || title_of(&fetcher, &u, discover));
+        let titled = loop {
+            let drain_by = *inner.drain_by.lock().unwrap_or_else(|e| e.into_inner());
+            let cut = drain_by.map_or(deadline, |d| d.min(deadline));
+            let now = Instant::now();
+            if now >= cut {
+                fetch.kill();
+                break match fetch.wait() {
+                    // It finished just as the time ran out.
+                    Ok(t) => t,
+                    Err(_) if cut < deadline => Titled::failed(
+                        url,
+                        Error::new(
+                            ErrorKind::Timeout,
+                            "the service stopped before this fetch was done",
+                        ),
+                    ),
+                    Err(_) => Titled::failed(url, late()),
+                };
+            }
+            match fetch.wait_timeout((cut - now).min(DRAIN_CHECK)) {
+                Ok(Ok(t)) => break t,
+                Ok(Err(e)) => {
+                    break Titled::failed(url, Error::new(ErrorKind::Internal, e.to_string()));
+                }
+                Err(still) => fetch = still,
+            }
+        };
         inner.metrics.fetch_latency.observe(t0.elapsed());
         titled
     }

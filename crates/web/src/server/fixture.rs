@@ -12,7 +12,7 @@
 //! Any method is served like `GET`; `HEAD` gets the same head without the body. A request body
 //! with `Content-Length` is read and discarded (`Expect: 100-continue` is answered); a chunked
 //! request body gets `501` and the connection is closed. Unparseable requests get `400` and a
-//! close; unknown paths `404`. Every response has `Content-Type` and, faults aside,
+//! close; unknown paths `404`, with the list of endpoints. Every response has `Content-Type` and, faults aside,
 //! `Content-Length` (`204` and `304` have neither body nor length).
 //!
 //! | path | answer |
@@ -197,6 +197,15 @@ pub fn run_fixture(listen: &str) -> io::Result<()> {
         greenfetch_runtime::sleep(Duration::from_secs(3600));
     }
 }
+
+/// The endpoints, as a 404 lists them.
+const ENDPOINTS: &str = "endpoints:
+  /bytes/{n}  /delay/{ms}/{tag}  /status/{code}[?retry-after=N]
+  /feed/{rss|atom|json}/{id}  /page/{id}[?feed=rss|atom|json|header|broken|none]
+  /redirect/{n}  /slow/{bytes}/{ms}  /stats
+  /fault/{reset|truncate|lie|loop|hang|endless|headers|chunked}
+  /fault/{gzip|deflate|br|zstd}/{n}
+";
 
 /// What a parsed request needs after its head has been consumed.
 struct Request {
@@ -618,7 +627,7 @@ impl Conn<'_> {
             req,
             404,
             format_args!(""),
-            format_args!("no such endpoint: {route}\n"),
+            format_args!("no such endpoint: {route}\n{ENDPOINTS}"),
         )
     }
 
