@@ -47,6 +47,10 @@
 //! | `Queue(maxsize)`, `LightQueue` | [`Queue::bounded`], [`Queue::unbounded`], [`Queue::new`]`(Option<usize>)` |
 //! | `queue.Full`, `queue.Empty` | [`Full<T>`] (gives the item back), [`Empty`] |
 //! | `LifoQueue`, `PriorityQueue` | [`LifoQueue`], [`PriorityQueue`] |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`]`(n)`, [`BoundedSemaphore::new`]`(n)` |
+//! | `sem.acquire(blocking, timeout)` | [`Semaphore::acquire`], [`Semaphore::acquire_timeout`]`(d)` → `bool`, [`Semaphore::acquire_nowait`] → `bool` |
+//! | `with sem:` | [`Semaphore::acquire_guard`] → [`SemaphoreGuard`], released on drop |
+//! | `BoundedSemaphore.release()` raises `ValueError` | [`BoundedSemaphore::release`] → `Err(`[`TooManyReleases`]`)` |
 //! | `with Timeout(s):` | [`Timeout::new`]`(d).run(\|\| ...)` → `Result<T, TimedOut>` |
 //! | `with Timeout(s, False):` | [`Timeout::run_silent`] → `Option<T>` |
 //! | `with_timeout(s, f, timeout_value=v)` | [`with_timeout`]`(d, f).unwrap_or(v)` |

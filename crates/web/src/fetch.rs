@@ -32,8 +32,8 @@ use url::Url;
 use crate::client::{Client, ClientConfig, Request, decode};
 use crate::error::{Error, ErrorKind};
 use cookies::Cookies;
-use greenfetch_runtime::Queue;
 use greenfetch_runtime::wait::lock;
+use greenfetch_runtime::{Semaphore, SemaphoreGuard};
 use robots::{Robots, RobotsFile};
 
 /// `-b/--cookie` and `--cookie-jar`: one RFC 6265 cookie engine for the run.
@@ -310,7 +310,8 @@ impl Fetched {
 pub struct Fetcher {
     client: Client,
     cfg: FetchConfig,
-    hosts: Mutex<HashMap<String, Queue<()>>>,
+    /// Per-host limits (`per_host`): a semaphore each, a permit a request in flight.
+    hosts: Mutex<HashMap<String, Semaphore>>,
     next_start: Mutex<Instant>,
     host_starts: Mutex<HashMap<String, Instant>>,
 }
@@ -482,24 +483,15 @@ impl Fetcher {
         ceiling.mul_f64(jitter())
     }
 
-    /// Waits for a per-host slot, if there is a per-host limit.
-    fn host_token(&self, host: &str) -> Option<HostToken> {
+    /// Waits for a per-host slot, if there is a per-host limit: a permit of the host's
+    /// semaphore, given back when the guard drops.
+    fn host_token(&self, host: &str) -> Option<SemaphoreGuard> {
         let n = self.cfg.per_host?;
-        let q = {
-            let mut hosts = lock(&self.hosts);
-            hosts
-                .entry(host.to_owned())
-                .or_insert_with(|| {
-                    let q = Queue::unbounded();
-                    for _ in 0..n.max(1) {
-                        q.put(());
-                    }
-                    q
-                })
-                .clone()
-        };
-        q.get();
-        Some(HostToken(q))
+        let sem = lock(&self.hosts)
+            .entry(host.to_owned())
+            .or_insert_with(|| Semaphore::new(n.max(1)))
+            .clone();
+        Some(sem.acquire_guard())
     }
 
     /// Waits for this request's turn under `rate` (evenly spaced starts).
@@ -854,15 +846,6 @@ impl Fetcher {
     fn fail(mut out: Fetched, kind: ErrorKind, message: String) -> Fetched {
         out.error = Some(Error::new(kind, message));
         out
-    }
-}
-
-/// Gives a per-host slot back.
-struct HostToken(Queue<()>);
-
-impl Drop for HostToken {
-    fn drop(&mut self) {
-        self.0.put(());
     }
 }
 
