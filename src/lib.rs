@@ -5,7 +5,7 @@
 //! under one name: the runtime (`greenfetch-runtime`: green threads, eventlet's primitives, the
 //! green transport), whose items are re-exported here as they are, and the fetch, feed and
 //! server toolkit (`greenfetch-web`), whose modules are re-exported as `client`, `error`,
-//! `feed`, `fetch`, `server` and `titles`. A program that needs only the primitives depends on
+//! `feed`, `fetch`, `record`, `server` and `titles`. A program that needs only the primitives depends on
 //! `greenfetch-runtime` and builds none of the rest.
 //!
 //! # Hello, world!
@@ -88,4 +88,4 @@
 // web toolkit's modules beside them. Library users who want the primitives alone depend on
 // `greenfetch-runtime` (see the README).
 pub use greenfetch_runtime::*;
-pub use greenfetch_web::{client, error, feed, fetch, server, titles};
+pub use greenfetch_web::{client, error, feed, fetch, record, server, titles};
