@@ -348,6 +348,17 @@ impl<'a> Decoder<'a> {
     }
 }
 
+/// Whether libzstd refused a frame for the window it asks for (`window_log_max`). The zstd
+/// crate hands over an error code only as libzstd's name for it, so the name of that code is
+/// what identifies it (compared whole, as libzstd spells it).
+fn zstd_window_too_large(e: &io::Error) -> bool {
+    use zstd::zstd_safe::{self, zstd_sys::ZSTD_ErrorCode};
+    // libzstd returns error `n` as the size_t `-n`.
+    let code = (ZSTD_ErrorCode::ZSTD_error_frameParameter_windowTooLarge as usize).wrapping_neg();
+    e.get_ref()
+        .is_some_and(|i| i.to_string() == zstd_safe::get_error_name(code))
+}
+
 impl Layer<'_> {
     /// A decoder's error as the layer's: the body's own errors unchanged, the rest a
     /// [`DecodeError`] that says what happened to which coding.
@@ -361,7 +372,7 @@ impl Layer<'_> {
         }
         let name = self.coding.name();
         let detail = e.to_string();
-        let msg = if self.coding == Coding::Zstd && detail.contains("too much memory") {
+        let msg = if self.coding == Coding::Zstd && zstd_window_too_large(&e) {
             format!(
                 "the zstd body asks for a window over {} MiB, more than greenfetch decodes \
                  (RFC 9659's limit)",
