@@ -8,8 +8,10 @@
 //! Deadlines are kept by greenfetch's own timer thread (see [`Alarm`]), never by may's timed
 //! park: every park here waits for an unpark.
 //!
-//! Layer: runtime (uses `may::sync` and `std`). Internal but for [`lock`] and [`rehome`],
-//! which green code outside this crate needs too.
+//! Layer: runtime (uses `may::sync` and `std`). Internal but for [`lock`], which green code
+//! outside this crate needs too, and [`rehome`], for code that uses may's socket timeouts
+//! itself rather than through [`GreenStream`](crate::green::stream::GreenStream), which calls
+//! it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -75,6 +75,8 @@ use std::time::{Duration, Instant};
 
 use may::net::TcpStream;
 
+use greenfetch_runtime::green::stream::GreenStream;
+
 use super::{Fmt, Server, ServerState, reason};
 use greenfetch_runtime::greenthread::panic_message;
 use greenfetch_runtime::wait::lock;
@@ -893,8 +895,10 @@ struct Framing {
 /// One connection: its socket, its read buffer, and its entry among the server's waiting
 /// connections.
 struct Conn<'a> {
-    stream: TcpStream,
-    read_timeout: Option<Duration>,
+    /// The socket, held to a read deadline for each wait and a write deadline for each write.
+    stream: GreenStream,
+    /// How long one write may wait for the client to take bytes.
+    write_timeout: Duration,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -913,39 +917,26 @@ enum ReadEnd {
     TimedOut,
 }
 
+/// Reads into `dst`, waiting at most `limit` (the stream re-homes after a timed-out wait and
+/// retries `Interrupted`); any error but the timeout ends the connection as an end of input.
+fn read_within(stream: &mut GreenStream, dst: &mut [u8], limit: Duration) -> ReadEnd {
+    stream.set_read_deadline(Some(Instant::now() + limit));
+    match stream.read(dst) {
+        Ok(0) => ReadEnd::Eof,
+        Ok(n) => ReadEnd::Data(n),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => ReadEnd::TimedOut,
+        Err(_) => ReadEnd::Eof,
+    }
+}
+
 impl Conn<'_> {
     /// Reads into the buffer's free space, waiting at most `limit`.
     fn read_more(&mut self, limit: Duration) -> ReadEnd {
-        // may keeps socket timeouts in whole milliseconds, and 0 would mean none.
-        if limit < Duration::from_millis(1) {
-            return ReadEnd::TimedOut;
+        let end = read_within(&mut self.stream, &mut self.buf[self.end..], limit);
+        if let ReadEnd::Data(n) = end {
+            self.end += n;
         }
-        let limit = Some(limit);
-        if self.read_timeout != limit {
-            if self.stream.set_read_timeout(limit).is_err() {
-                return ReadEnd::Eof;
-            }
-            self.read_timeout = limit;
-        }
-        loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
-                Ok(0) => return ReadEnd::Eof,
-                Ok(n) => {
-                    self.end += n;
-                    return ReadEnd::Data(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if e.kind() == io::ErrorKind::TimedOut
-                        || e.kind() == io::ErrorKind::WouldBlock =>
-                {
-                    // may resumed us from its timer thread: hop back onto a worker.
-                    greenfetch_runtime::wait::rehome();
-                    return ReadEnd::TimedOut;
-                }
-                Err(_) => return ReadEnd::Eof,
-            }
-        }
+        end
     }
 
     /// Registers the connection as waiting for its client. False if the server is stopping.
@@ -1124,7 +1115,7 @@ impl Conn<'_> {
             let mut got = buffered;
             while got < body_len {
                 let limit = cfg.client_timeout.saturating_sub(started.elapsed());
-                match self.read_body(&mut body[got..], limit) {
+                match read_within(&mut self.stream, &mut body[got..], limit) {
                     ReadEnd::Data(n) => got += n,
                     ReadEnd::Eof => {
                         return reject(
@@ -1247,41 +1238,19 @@ impl Conn<'_> {
         }
     }
 
-    /// Reads part of a body into `dst`, waiting at most `limit`.
-    fn read_body(&mut self, dst: &mut [u8], limit: Duration) -> ReadEnd {
-        if limit < Duration::from_millis(1) {
-            return ReadEnd::TimedOut;
-        }
-        if self.read_timeout != Some(limit) {
-            if self.stream.set_read_timeout(Some(limit)).is_err() {
-                return ReadEnd::Eof;
-            }
-            self.read_timeout = Some(limit);
-        }
-        loop {
-            match self.stream.read(dst) {
-                Ok(0) => return ReadEnd::Eof,
-                Ok(n) => return ReadEnd::Data(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if e.kind() == io::ErrorKind::TimedOut
-                        || e.kind() == io::ErrorKind::WouldBlock =>
-                {
-                    greenfetch_runtime::wait::rehome();
-                    return ReadEnd::TimedOut;
-                }
-                Err(_) => return ReadEnd::Eof,
-            }
-        }
-    }
-
+    /// Writes all of `bytes`, each write waiting at most the write timeout for the client to
+    /// take some.
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let r = self.stream.write_all(bytes);
-        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock)
-        {
-            greenfetch_runtime::wait::rehome();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            self.stream
+                .set_write_deadline(Some(Instant::now() + self.write_timeout));
+            match self.stream.write(rest)? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => rest = &rest[n..],
+            }
         }
-        r
+        Ok(())
     }
 
     /// Writes `resp`; `keep_alive` false adds `Connection: close`.
@@ -1314,7 +1283,7 @@ impl Conn<'_> {
     /// Sends FIN, then reads and drops what the client still sends (bounded in bytes and
     /// time), so that closing does not reset the response away.
     fn linger(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+        let _ = self.stream.get_ref().shutdown(Shutdown::Write);
         let until = Instant::now() + LINGER_TIME;
         let mut left = LINGER_BYTES;
         if self.buf.len() < READ_BUF {
@@ -1579,11 +1548,10 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
         Err(_) => return, // already gone
     };
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(cfg.client_timeout));
     let mut conn = Conn {
         handle: stream.inner().try_clone().ok(),
-        stream,
-        read_timeout: None,
+        stream: GreenStream::new(stream),
+        write_timeout: cfg.client_timeout,
         buf: vec![0; READ_BUF],
         start: 0,
         end: 0,
