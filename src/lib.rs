@@ -89,3 +89,9 @@
 // `greenfetch-runtime` (see the README).
 pub use greenfetch_runtime::*;
 pub use greenfetch_web::{client, error, feed, fetch, record, server, titles};
+
+// The README's code blocks, compiled and run as doctests (`cargo test --doc`): its Rust
+// examples must build and run, and its other blocks say what they are (`text`, `sh`, `toml`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -36,9 +36,7 @@ use greenfetch_runtime::wait::lock;
 use greenfetch_runtime::{Semaphore, SemaphoreGuard};
 use robots::{Robots, RobotsFile};
 
-/// `-b/--cookie` and `--cookie-jar`: one RFC 6265 cookie engine for the run.
 pub mod cookies;
-/// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
 pub mod robots;
 
 /// The longest URL line accepted, in bytes. Servers refuse far shorter request lines (nginx

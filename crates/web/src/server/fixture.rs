@@ -128,19 +128,6 @@ fn pattern_at(pos: u64, max: u64) -> &'static [u8] {
     &PATTERN[start..start + len]
 }
 
-/// Parks this green thread for `d`, and not at all for zero.
-///
-/// may 0.3.51's `coroutine::sleep` races with its own timer thread: `Sleep::subscribe` still
-/// writes to the sleeping coroutine's cancel data after handing the coroutine to the timer, so
-/// a timer that fires at once (a zero or sub-millisecond sleep) can resume the coroutine on
-/// another worker, let it finish and free it first: heap corruption. `greenfetch_runtime::sleep(ZERO)`
-/// reaches that path once in 64 calls. Sleeps here are zero or at least a millisecond.
-fn pause(d: Duration) {
-    if !d.is_zero() {
-        greenfetch_runtime::sleep(d);
-    }
-}
-
 /// The fixture server: start one with [`FixtureServer::start`].
 ///
 /// ```
@@ -524,7 +511,7 @@ impl Conn<'_> {
             (Some("delay"), Some(ms), Some(tag), None) => match num(ms) {
                 Some(ms) if ms <= MAX_MS => {
                     self.flush()?;
-                    pause(Duration::from_millis(ms));
+                    greenfetch_runtime::sleep(Duration::from_millis(ms));
                     self.text(req, 200, none, format_args!("{tag}\n"))
                 }
                 _ => self.text(
@@ -856,7 +843,7 @@ impl Conn<'_> {
             let gap = Duration::from_millis(ms) / u32::try_from(parts).unwrap_or(u32::MAX);
             let mut pos = 0;
             for _ in 0..parts {
-                pause(gap);
+                greenfetch_runtime::sleep(gap);
                 let len = chunk.min(n - pos);
                 self.write_pattern(pos, len)?;
                 pos += len;
@@ -977,8 +964,7 @@ impl Conn<'_> {
         }
         while !self.state.stopped() {
             self.stream.write_all(&self.out)?;
-            // Not `greenfetch_runtime::sleep(Duration::ZERO)`: see `pause`.
-            may::coroutine::yield_now();
+            greenfetch_runtime::sleep(Duration::ZERO);
         }
         self.out.clear();
         Ok(Flow::Abort)

@@ -38,7 +38,7 @@
 //! `max_head`, the body (at most `max_body`), and two file descriptors (the socket, and a
 //! duplicate kept so that `stop` and eviction can shut it from outside).
 //!
-//! Layer: apps (uses [`Server`](super::Server), `may`'s sockets, `httparse`).
+//! Layer: apps (uses [`Server`], `may`'s sockets, `httparse`).
 //!
 //! # Examples
 //!
