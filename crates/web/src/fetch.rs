@@ -898,12 +898,25 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 
+    /// Jitter stays in [0, 1) and spreads over it: a constant (0 included) fails, and so does
+    /// a generator stuck in part of the range (tenths of the range each get some draws).
     #[test]
-    fn jitter_is_in_range() {
+    fn jitter_is_in_range_and_spread() {
+        let mut tenths = [0u32; 10];
+        let mut distinct = std::collections::HashSet::new();
         for _ in 0..1000 {
             let j = jitter();
-            assert!((0.0..1.0).contains(&j));
+            assert!((0.0..1.0).contains(&j), "{j}");
+            tenths[(j * 10.0) as usize] += 1;
+            distinct.insert(j.to_bits());
         }
+        assert!(
+            distinct.len() > 990,
+            "{} distinct values of 1000",
+            distinct.len()
+        );
+        // 1000 uniform draws put 100 in a tenth on average; 40 is beyond any fair chance.
+        assert!(tenths.iter().all(|&n| n >= 40), "{tenths:?}");
     }
 
     #[test]
