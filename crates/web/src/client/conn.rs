@@ -252,6 +252,10 @@ impl Pool {
     /// Keeps a connection whose exchange ended cleanly, within the per-key and total limits
     /// (else it is closed). Once every `max_idle_age` what has aged out goes, everywhere, so
     /// hosts never visited again do not keep their connections.
+    ///
+    /// A deliberate copy of the green ureq transport's `checkin` (greenfetch-runtime,
+    /// green/ureq/transport.rs): the same limits over another connection type, in a crate the
+    /// runtime cannot name; the runtime keeps its pool internal rather than export it for this.
     pub(crate) fn checkin(&self, mut conn: Conn) {
         if !conn.idle() {
             return;

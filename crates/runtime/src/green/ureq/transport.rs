@@ -158,6 +158,9 @@ impl Pool {
     /// A host that is never asked for again would keep its idle connections (and their file
     /// descriptors) for ever: a fetch list, or a service's strangers, can name any number of
     /// hosts. So once every `max_idle_age` the pool drops what has aged out, everywhere.
+    ///
+    /// greenfetch-web's client pool (client/conn.rs) has a deliberate copy of this, for its own
+    /// connection type.
     fn checkin(&self, key: Key, transport: Box<dyn Transport>) {
         let s = &self.settings;
         let mut stale = Vec::new();
