@@ -2,8 +2,8 @@
 //! transport under greenfetch.
 //!
 //! This crate is the runtime alone: the hub, green threads, eventlet's primitives (pool, pile,
-//! event, queue, semaphore, timeout), `listen`/`connect`/`serve`, the backdoor console, and the green
-//! `ureq` agent and `wrap_ssl` (`green`). It needs `may`, `ureq`, `rustls` and `socket2`, and
+//! event, queue, semaphore, timeout), `listen`/`connect`/`serve`, the backdoor console, and the
+//! green stream, `ureq` agent and `wrap_ssl` (`green`). It needs `may`, `ureq` and `rustls`, and
 //! nothing of greenfetch's fetch, feed and server toolkit (`greenfetch-web`) or its command line
 //! (`greenfetch`). Depend on it under greenfetch's name to keep eventlet's paths as the
 //! "Coming from eventlet" table gives them:

@@ -4,7 +4,7 @@
 //! This is eventlet's `fetch(url)` function of the client pattern, grown up: a plain blocking
 //! function over a green agent, so concurrency stays with the caller (a `GreenPool`).
 //!
-//! Layer: domain (uses [`green::ureq`](greenfetch_runtime::green::ureq), the primitives, [`error`](crate::error)).
+//! Layer: domain (uses [`client`](crate::client), the runtime's primitives, [`error`](crate::error)).
 //!
 //! # Examples
 //!
