@@ -160,7 +160,8 @@ impl From<TcpStream> for GreenStream {
 }
 
 impl GreenStream {
-    /// Wraps `stream`, with no deadlines. Any socket timeouts set on it are taken off.
+    /// Wraps `stream`, with no deadlines. Socket timeouts set on it are taken off before the
+    /// first read or write that has no deadline (none is set by a wrap: a system call each).
     ///
     /// ```
     /// let listener = greenfetch_runtime::listen("127.0.0.1:0")?;
@@ -173,12 +174,19 @@ impl GreenStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn new(stream: TcpStream) -> Self {
-        let _ = stream.set_read_timeout(None);
-        let _ = stream.set_write_timeout(None);
+        // may reports the timeouts it keeps without a system call.
+        let read = Limit {
+            deadline: None,
+            armed: stream.read_timeout().ok().flatten(),
+        };
+        let write = Limit {
+            deadline: None,
+            armed: stream.write_timeout().ok().flatten(),
+        };
         GreenStream {
             stream,
-            read: Limit::default(),
-            write: Limit::default(),
+            read,
+            write,
         }
     }
 
