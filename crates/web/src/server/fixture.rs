@@ -84,6 +84,7 @@ use std::time::Duration;
 
 use may::net::TcpStream;
 
+use super::head::{Expect, HeadFields, LengthError, TransferCoding};
 use super::{Fmt, Server, ServerState, reason};
 use crate::client::decode::Coding;
 
@@ -223,34 +224,18 @@ fn parse(buf: &[u8], path: &mut String) -> Parsed {
     let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
         return Parsed::Bad("bad request: malformed request\n");
     };
-    let (mut close, mut keep, mut expect_continue) = (false, false, false);
-    let mut body_len: Option<u64> = None;
-    for h in req.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let Some(n) = std::str::from_utf8(h.value)
-                .ok()
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<u64>().ok())
-            else {
-                return Parsed::Bad("bad request: bad Content-Length\n");
-            };
-            if body_len.is_some_and(|m| m != n) {
-                return Parsed::Bad("bad request: conflicting Content-Length\n");
-            }
-            body_len = Some(n);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Parsed::ChunkedBody;
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
-        } else if h.name.eq_ignore_ascii_case("expect") {
-            expect_continue = h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+    let fields = match HeadFields::read(req.headers.iter().map(|h| (h.name, h.value))) {
+        Ok(f) => f,
+        Err(LengthError::Bad) => return Parsed::Bad("bad request: bad Content-Length\n"),
+        Err(LengthError::Conflicting) => {
+            return Parsed::Bad("bad request: conflicting Content-Length\n");
         }
+    };
+    if fields.transfer != TransferCoding::None {
+        return Parsed::ChunkedBody;
     }
+    let (close, keep) = (fields.close, fields.keep_alive);
+    let (body_len, expect_continue) = (fields.content_length, fields.expect == Expect::Continue);
     path.clear();
     path.push_str(target);
     Parsed::Complete(Request {

@@ -81,6 +81,7 @@ use may::net::TcpStream;
 
 use greenfetch_runtime::green::stream::GreenStream;
 
+use super::head::{Expect, HeadFields, LengthError, TransferCoding};
 use super::{Fmt, Server, ServerState, reason};
 use greenfetch_runtime::greenthread::panic_message;
 use greenfetch_runtime::wait::lock;
@@ -887,62 +888,38 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
     };
     req.path = path.to_owned();
     req.query = query;
-    let (mut close, mut keep) = (false, false);
-    let mut body_len: Option<u64> = None;
-    let mut chunked = false;
-    let mut expect_continue = false;
-    for (name, value) in &req.headers {
-        if name.eq_ignore_ascii_case("content-length") {
-            let v = value.trim();
-            let n = (!v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| v.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(|| bad(400, "bad_request", "bad Content-Length"))?;
-            if body_len.is_some_and(|m| m != n) {
-                return Err(bad(
-                    400,
-                    "bad_request",
-                    "conflicting Content-Length headers",
-                ));
-            }
-            body_len = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only `chunked`, once and alone (RFC 9112 §6.1): any other coding is 501.
-            let codings: Vec<&str> = value
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .collect();
-            let only_chunked = codings.len() == 1 && codings[0].eq_ignore_ascii_case("chunked");
-            if chunked || !only_chunked {
-                let mut r = bad(
-                    501,
-                    "not_implemented",
-                    "the only transfer coding accepted is chunked",
-                );
-                r.path = Some(req.path.clone());
-                return Err(r);
-            }
-            chunked = true;
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',') {
-                close |= token.trim().eq_ignore_ascii_case("close");
-                keep |= token.trim().eq_ignore_ascii_case("keep-alive");
-            }
-        } else if name.eq_ignore_ascii_case("expect") {
-            if value.trim().eq_ignore_ascii_case("100-continue") {
-                expect_continue = version == 1;
-            } else {
-                let mut r = bad(
-                    417,
-                    "expectation_failed",
-                    "only Expect: 100-continue is supported",
-                );
-                r.path = Some(req.path.clone());
-                return Err(r);
-            }
-        }
+    let fields = HeadFields::read(
+        req.headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    )
+    .map_err(|e| match e {
+        LengthError::Bad => bad(400, "bad_request", "bad Content-Length"),
+        LengthError::Conflicting => bad(400, "bad_request", "conflicting Content-Length headers"),
+    })?;
+    if fields.transfer == TransferCoding::Other {
+        // Only `chunked`, once and alone (RFC 9112 §6.1): any other coding is 501.
+        let mut r = bad(
+            501,
+            "not_implemented",
+            "the only transfer coding accepted is chunked",
+        );
+        r.path = Some(req.path.clone());
+        return Err(r);
     }
+    if fields.expect == Expect::Other {
+        let mut r = bad(
+            417,
+            "expectation_failed",
+            "only Expect: 100-continue is supported",
+        );
+        r.path = Some(req.path.clone());
+        return Err(r);
+    }
+    let (close, keep) = (fields.close, fields.keep_alive);
+    let body_len = fields.content_length;
+    let chunked = fields.transfer == TransferCoding::Chunked;
+    let expect_continue = fields.expect == Expect::Continue && version == 1;
     // RFC 9112 §3.2: one Host, of the right shape; HTTP/1.0 may leave it out.
     let mut hosts = req
         .headers

@@ -46,6 +46,7 @@
 
 pub mod dispatch;
 pub mod fixture;
+mod head;
 pub mod http;
 
 pub use fixture::{FixtureServer, run_fixture};
