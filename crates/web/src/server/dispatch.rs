@@ -908,7 +908,7 @@ impl Inner {
             "greenfetch_serve_connections_open",
             "gauge",
             "Client connections open.",
-            load(&c.open),
+            load(&c.counts.open),
         );
         metric(
             &mut out,
@@ -922,7 +922,7 @@ impl Inner {
             "greenfetch_serve_connections_total",
             "counter",
             "Client connections accepted.",
-            load(&c.accepted),
+            load(&c.counts.accepted),
         );
         metric(
             &mut out,

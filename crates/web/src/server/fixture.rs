@@ -568,8 +568,8 @@ impl Conn<'_> {
                 use std::sync::atomic::Ordering::Relaxed;
                 let (hits, conns, open) = (
                     self.state.hits.load(Relaxed),
-                    self.state.connections.load(Relaxed),
-                    self.state.open.load(Relaxed),
+                    self.state.counts.accepted.load(Relaxed),
+                    self.state.counts.open.load(Relaxed),
                 );
                 let mut body = std::mem::take(&mut self.scratch);
                 body.clear();

@@ -82,7 +82,7 @@ use may::net::TcpStream;
 use greenfetch_runtime::green::stream::GreenStream;
 
 use super::head::{Expect, HeadFields, LengthError, TransferCoding};
-use super::{Fmt, Server, ServerState, reason};
+use super::{ConnCounts, Fmt, Server, ServerState, reason};
 use greenfetch_runtime::greenthread::panic_message;
 use greenfetch_runtime::wait::lock;
 
@@ -186,10 +186,8 @@ where
 /// Connection counters of an [`HttpServer`].
 #[derive(Debug, Default)]
 pub(crate) struct ConnStats {
-    /// Connections open now.
-    pub(crate) open: AtomicU64,
-    /// Connections accepted so far.
-    pub(crate) accepted: AtomicU64,
+    /// Connections accepted and open now: the server's own count.
+    pub(crate) counts: Arc<ConnCounts>,
     /// Connections turned away with `503` (server full of busy connections, or too many from
     /// one client).
     pub(crate) refused: AtomicU64,
@@ -242,13 +240,14 @@ impl HttpServer {
         service: S,
         stats: Arc<ConnStats>,
     ) -> io::Result<Server> {
+        let counts = stats.counts.clone();
         let shared = Arc::new(Shared {
             cfg,
             service,
             stats,
             per_client: Mutex::new(HashMap::new()),
         });
-        Server::start(addr, move |stream, state| {
+        Server::start_counted(addr, counts, move |stream, state| {
             serve_connection(stream, state, &shared);
             Ok(())
         })
@@ -286,15 +285,6 @@ impl<'a> Busy<'a> {
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Counts the connection as open until it ends.
-struct OpenGuard<'a>(&'a ConnStats);
-
-impl Drop for OpenGuard<'_> {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -972,9 +962,6 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
 fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: &Shared<S>) {
     let stats = &shared.stats;
     let cfg = &shared.cfg;
-    stats.accepted.fetch_add(1, Ordering::Relaxed);
-    stats.open.fetch_add(1, Ordering::Relaxed);
-    let _open = OpenGuard(stats);
     let peer = match stream.peer_addr() {
         Ok(p) => p,
         Err(_) => return, // already gone
@@ -1008,7 +995,7 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
     // Over the cap: make room by closing the connection that has waited longest for its
     // client. If none waits, turn this one away only when the server is full of requests being
     // served (the others are just starting, and will wait or be served in a moment).
-    if stats.open.load(Ordering::Relaxed) > cfg.max_connections as u64 {
+    if stats.counts.open.load(Ordering::Relaxed) > cfg.max_connections as u64 {
         if state.evict_oldest_waiting() {
             stats.evicted.fetch_add(1, Ordering::Relaxed);
         } else if stats.busy.load(Ordering::Relaxed) >= cfg.max_connections as u64 {
