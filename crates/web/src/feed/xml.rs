@@ -185,7 +185,6 @@ pub(super) fn binds(start: &BytesStart<'_>, uri: &str) -> bool {
     })
 }
 
-/// The title of an XML feed: feed-rs first, the lenient scanner where it gives up.
 /// Whether `text` (its own declaration already stripped) has another XML declaration,
 /// `<?xml` and a space (not `<?xml-stylesheet`, which feeds often have).
 pub(super) fn has_inner_xml_declaration(text: &str) -> bool {
@@ -194,6 +193,7 @@ pub(super) fn has_inner_xml_declaration(text: &str) -> bool {
     })
 }
 
+/// The title of an XML feed: feed-rs first, the lenient scanner where it gives up.
 pub(super) fn xml_title(text: &str, entries: Entries) -> Result<Found, Error> {
     let mut found = read_xml(text, entries)?;
     found.title = found.title.map(c1_as_windows_1252);

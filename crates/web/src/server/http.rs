@@ -784,7 +784,6 @@ enum ChunkedEnd {
     Bad(String),
 }
 
-/// Parses a request head; `Ok(None)` if it is not complete yet.
 /// Whether the request line ends in a well-formed version that is just not 1.0 or 1.1
 /// (`HTTP/2.0`, `HTTP/3`): that is a `505`; a mangled one (`HTTP/1.e`) is a bad request, `400`
 /// (found by fuzzing: a client's garbage must not be answered with a 5xx).
@@ -799,6 +798,7 @@ fn names_a_version(buf: &[u8]) -> bool {
     }
 }
 
+/// Parses a request head; `Ok(None)` if it is not complete yet.
 fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rejection> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
