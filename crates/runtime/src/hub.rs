@@ -197,10 +197,11 @@ fn apply(s: Settings) -> Settings {
         words += 1;
     }
     // may fills its stack pool to capacity when its scheduler starts (at its first coroutine
-    // or socket): 1,000 stacks were 2,000 mmap/mprotect calls and 9 ms of system time before a
-    // command's first fetch. So the scheduler starts with room for one, and the capacity is
-    // raised after the first spawn ([`spawned`]): may's pool reads it on every `put`, so stacks
-    // are then made as tasks need them and kept up to the cap.
+    // or socket): two system calls a stack (mmap, mprotect), all before a command's first
+    // fetch (benches/README.md, "stacks made on demand"). So the scheduler starts with room
+    // for one, and the capacity is raised after the first spawn ([`spawned`]): may's pool
+    // reads it on every `put`, so stacks are then made as tasks need them and kept up to the
+    // cap.
     may::config()
         .set_workers(s.workers)
         .set_stack_size(words)

@@ -65,17 +65,8 @@
 //! a static pattern and sets `TCP_NODELAY`. The listen backlog is raised from may's 1024 to
 //! `net.core.somaxconn`. A connection starts with a 1 KiB read buffer and a 256 B write buffer.
 //!
-//! Measured on the 2-core shared development machine (release build; client and server on the
-//! same two cores):
-//!
-//! - `scripts/fixture_10k.sh`: 10,000 keep-alive connections opened at once, one
-//!   `/delay/1000/x` on each, every connection held open until all are answered. Three runs:
-//!   10,000 of 10,000 succeeded each time; wall 1.71 s, 1.74 s and 2.48 s (ideal 1 s: the rest
-//!   is ramping up 10,000 connects on two cores, plus 1 s SYN retransmits in the slow run, where
-//!   the accept queue, `somaxconn` = 4096, overflowed 424 times); `/stats` showed 10,001 open
-//!   connections; server peak RSS 138 MiB (about 14 KiB per connection), server CPU 0.7 s.
-//! - `wrk -t2 -c64 -d5s` on `/bytes/512`: 63.5k requests/s, so the benchmark's 20,000 × 512 B
-//!   at c=64 costs the server about 0.3 s; `/delay/0/x` at c=100: 88.6k requests/s.
+//! What it holds up to (10,000 connections at once, requests/s under wrk) is measured in
+//! benches/README.md, "The fixture server".
 
 use std::fmt::{self as stdfmt, Write as _};
 use std::io::{self, Read, Write};
