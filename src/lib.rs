@@ -5,7 +5,7 @@
 //! under one name: the runtime (`greenfetch-runtime`: green threads, eventlet's primitives, the
 //! green transport), whose items are re-exported here as they are, and the fetch, feed and
 //! server toolkit (`greenfetch-web`), whose modules are re-exported as `client`, `error`,
-//! `feed`, `fetch`, `server` and `titles`. A program that needs only the primitives depends on
+//! `feed`, `fetch`, `record`, `server` and `titles`. A program that needs only the primitives depends on
 //! `greenfetch-runtime` and builds none of the rest.
 //!
 //! # Hello, world!
@@ -47,6 +47,10 @@
 //! | `Queue(maxsize)`, `LightQueue` | [`Queue::bounded`], [`Queue::unbounded`], [`Queue::new`]`(Option<usize>)` |
 //! | `queue.Full`, `queue.Empty` | [`Full<T>`] (gives the item back), [`Empty`] |
 //! | `LifoQueue`, `PriorityQueue` | [`LifoQueue`], [`PriorityQueue`] |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`]`(n)`, [`BoundedSemaphore::new`]`(n)` |
+//! | `sem.acquire(blocking, timeout)` | [`Semaphore::acquire`], [`Semaphore::acquire_timeout`]`(d)` → `bool`, [`Semaphore::acquire_nowait`] → `bool` |
+//! | `with sem:` | [`Semaphore::acquire_guard`] → [`SemaphoreGuard`], released on drop |
+//! | `BoundedSemaphore.release()` raises `ValueError` | [`BoundedSemaphore::release`] → `Err(`[`TooManyReleases`]`)` |
 //! | `with Timeout(s):` | [`Timeout::new`]`(d).run(\|\| ...)` → `Result<T, TimedOut>` |
 //! | `with Timeout(s, False):` | [`Timeout::run_silent`] → `Option<T>` |
 //! | `with_timeout(s, f, timeout_value=v)` | [`with_timeout`]`(d, f).unwrap_or(v)` |
@@ -84,6 +88,12 @@
 // web toolkit's modules beside them. Library users who want the primitives alone depend on
 // `greenfetch-runtime` (see the README).
 pub use greenfetch_runtime::*;
-pub use greenfetch_web::{client, error, feed, fetch, server, titles};
+pub use greenfetch_web::{client, error, feed, fetch, record, server, titles};
 
 pub mod merge;
+
+// The README's code blocks, compiled and run as doctests (`cargo test --doc`): its Rust
+// examples must build and run, and its other blocks say what they are (`text`, `sh`, `toml`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

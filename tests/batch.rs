@@ -319,22 +319,15 @@ fn gnu_parallel_shards_with_a_killed_job_resumed_merge_to_the_unsharded_output()
     let gf = env!("CARGO_BIN_EXE_greenfetch");
     let d = dir.display();
     let job = format!(
-        "echo $$ > {d}/pid.{{}}; exec {gf} fetch -q -f jsonl -c 4 --retries 0 --shard {{}}/4 \
+        "echo $$ > {d}/pid.{{}}; exec env -u HOME {gf} fetch -q -f jsonl -c 4 --retries 0 --shard {{}}/4 \
          --journal {d}/j.{{}} {} {d}/urls > {d}/out.{{}}.jsonl",
         resolve.join(" ")
     );
+    // greenfetch runs under GNU parallel, so parallel's environment is cleared as
+    // `util::greenfetch` clears the binary's; but for `HOME`, which parallel itself uses
+    // (`~/.parallel`): the job line takes it away from greenfetch (`env -u HOME`).
     let mut parallel = Command::new("parallel");
-    for var in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-        "no_proxy",
-        "NO_PROXY",
-        "NO_COLOR",
-    ] {
+    for var in crate::util::AMBIENT.iter().filter(|v| **v != "HOME") {
         parallel.env_remove(var);
     }
     let mut parallel = parallel

@@ -52,17 +52,26 @@ fn assert_pool_has_free(pool: &GreenPool, num_free: usize) {
 }
 
 // eventlet tests/greenpool_test.py:20 test_spawn
+//
+// The pool must both reach its limit and never pass it: the first tasks wait (up to LONG)
+// until four run at once, so a pool that ran its tasks one at a time fails instead of passing.
 #[test]
 fn spawn() {
     green(|| {
         let p = GreenPool::new(4);
         let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let full: Event<()> = Event::new();
         let waiters: Vec<_> = (0..10)
             .map(|i| {
-                let (now, most) = (now.clone(), most.clone());
+                let (now, most, full) = (now.clone(), most.clone(), full.clone());
                 p.spawn(move || {
                     let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(n, Ordering::SeqCst);
+                    if n == 4 {
+                        let _ = full.send(()); // the first time four run at once
+                    } else {
+                        full.wait_timeout(LONG);
+                    }
                     let r = passthru(i);
                     now.fetch_sub(1, Ordering::SeqCst);
                     r
@@ -71,7 +80,11 @@ fn spawn() {
             .collect();
         let results: Vec<i32> = waiters.into_iter().map(|w| w.wait().unwrap()).collect();
         assert_eq!(results, (0..10).collect::<Vec<_>>());
-        assert!(most.load(Ordering::SeqCst) <= 4, "more than 4 ran at once");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            4,
+            "not exactly 4 at once at the most"
+        );
     })
 }
 

@@ -291,20 +291,10 @@ fn curl_kind(code: i32) -> Option<&'static str> {
     })
 }
 
+/// Clears what `util::greenfetch` clears (curl reads the same variables), and curl's own
+/// `CURL_HOME`, then sets `env`.
 fn hermetic(cmd: &mut Command, env: &[(String, String)]) {
-    for var in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-        "no_proxy",
-        "NO_PROXY",
-        "HOME",
-        "NO_COLOR",
-        "CURL_HOME",
-    ] {
+    for var in crate::util::AMBIENT.iter().chain(&["CURL_HOME"]) {
         cmd.env_remove(var);
     }
     for (k, v) in env {

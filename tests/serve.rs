@@ -337,6 +337,59 @@ fn json_records_have_the_titles_fields() {
     );
 }
 
+/// serve's JSON and `titles -f jsonl` are one record (`greenfetch::record::TitleRecord`): for
+/// the same URLs, the same fields with the same values, timings aside. The
+/// URLs: a feed, a feed that is broken but readable (`bozo`, which serve once left out), a page
+/// advertising its feed, an HTTP error and a line that is not a URL.
+#[test]
+fn serve_json_and_titles_jsonl_give_the_same_records() {
+    let feeds = FixtureServer::start("127.0.0.1:0").unwrap();
+    let broken = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/feeds/bare-ampersand.xml"
+    ))
+    .unwrap();
+    let bozo = crate::util::Scripted::start(move |_| {
+        crate::util::answer("200 OK", &["Content-Type: application/rss+xml"], &broken)
+    });
+    let lines = [
+        feeds.url("/feed/atom/x"),
+        bozo.url("/feed"),
+        feeds.url("/page/p"),
+        feeds.url("/status/404"),
+        "not a url".to_owned(),
+    ];
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let server = start(open_config());
+    let served = post_titles(server.addr(), &body, true).json();
+    let served = served.as_array().unwrap();
+
+    let list = std::env::temp_dir().join(format!("greenfetch-same-records-{}", std::process::id()));
+    std::fs::write(&list, &body).unwrap();
+    let mut cmd = crate::util::greenfetch();
+    cmd.args(["titles", "-q", "-f", "jsonl", "--retries", "0"])
+        .arg(&list);
+    let out = crate::util::output(&mut cmd);
+    std::fs::remove_file(&list).unwrap();
+    let written = crate::util::records(&out);
+
+    assert_eq!(served.len(), lines.len());
+    assert_eq!(written.len(), lines.len());
+    assert!(served[1]["bozo"].is_string(), "{}", served[1]);
+    for (s, w) in served.iter().zip(&written) {
+        let (s, w) = (s.as_object().unwrap(), w.as_object().unwrap());
+        let keys = |o: &serde_json::Map<String, Value>| o.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(s), keys(w), "the same fields");
+        for (k, v) in s {
+            if k == "timings" {
+                assert_eq!(keys(v.as_object().unwrap()), ["total_ms"]);
+            } else {
+                assert_eq!(v, &w[k], "{k}: serve {s:?}, titles {w:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn healthz_and_metrics_and_their_counters_moving() {
     let feeds = FixtureServer::start("127.0.0.1:0").unwrap();

@@ -9,15 +9,15 @@
 //! share the worker, which changes none of that for a test's own tasks.
 //!
 //! Acceptance cases (reference/eventlet-semantics.md): 2, 3, 4, 9, 24, 27, 28, 46, 60 (timer
-//! ordering); plus two behaviours the spec states without an eventlet test (spawn order, an
-//! Event's send does not switch) and two defects that need a precise interleaving (killing a
+//! ordering); plus three behaviours eventlet has without a test of them (spawn order; an
+//! Event's send and a Semaphore's release do not switch) and two defects that need a precise interleaving (killing a
 //! pool task before it starts; a getter killed after an item was handed to it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use greenfetch::{Event, GreenPile, GreenPool, Queue, WaitError, spawn, spawn_after};
+use greenfetch::{Event, GreenPile, GreenPool, Queue, Semaphore, WaitError, spawn, spawn_after};
 
 use util::{EXPECTED, Log, expected_panic, green, pseudo_random};
 
@@ -423,5 +423,28 @@ fn killed_getter_gives_its_item_back_first() {
         assert_eq!(q.get_nowait(), Ok("a"));
         assert_eq!(q.get_nowait(), Ok("b"));
         assert_eq!(q.unfinished_tasks(), 2);
+    })
+}
+
+// eventlet eventlet/semaphore.py `Semaphore.release`: a release hands the permit on through a
+// 0-second timer and returns; the releaser goes on, and the acquirer runs at the releaser's
+// next yield (as `Event.send` does, above).
+#[test]
+fn a_release_does_not_switch_to_the_acquirer() {
+    green(|| {
+        let sem = Semaphore::new(0);
+        let log = Log::new();
+        let (s, l) = (sem.clone(), log.clone());
+        let acquirer = spawn(move || {
+            s.acquire();
+            l.push("acquired");
+        });
+        yield_now(); // the acquirer runs, and blocks
+        assert_eq!(sem.balance(), -1);
+        sem.release();
+        log.push("released");
+        yield_now();
+        assert_eq!(log.get(), ["released", "acquired"]);
+        acquirer.wait().unwrap();
     })
 }

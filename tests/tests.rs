@@ -12,6 +12,8 @@
 //!
 //! Cases covered here: 1, 6-8, 10-23, 25, 26, 29-34, 36-45, 47-55, 60 (sleep). With the
 //! `single_worker` binary, 54 of the 60 cases are ported.
+//! Beyond the 60: eventlet's tests/semaphore_test.py in `semaphore` (and one case of it in
+//! `single_worker`).
 //!
 //! Skipped cases, and why:
 //! - 5 (test_timer_cancel): "local" timers (`schedule_call_local`) have no greenfetch API.
@@ -37,6 +39,7 @@ mod greenpile; // GreenPile: spawn order, a spawn that times out, the empty pile
 mod greenpool; // GreenPool: spawn, re-entrancy, resize, failures, imap, waitall, sizes
 mod greenthread; // spawn, spawn_after, link, kill/cancel after start, sleep
 mod queue; // Queue: bounded, channels, resize, timed-out getters, task_done/join, _nowait
+mod semaphore; // Semaphore, BoundedSemaphore: nowait, timeout, contention (eventlet tests/semaphore_test.py), FIFO, the bound, guards
 mod timeout; // Timeout and with_timeout: expiry, cancel, silent, never, nesting
 
 // The networking and application layers.

@@ -173,23 +173,29 @@ pub(crate) fn redirector(target: String) -> std::net::SocketAddr {
     addr
 }
 
-/// The `greenfetch` binary, hermetic: the proxy variables, `HOME` and `NO_COLOR` cleared, so a
-/// developer's or CI's environment cannot change a result. Every test that runs the binary
-/// starts from here (a test that wants a variable sets it again).
+/// The variables that change what the `greenfetch` binary does without its arguments saying
+/// so: the proxy variables (curl's names, both cases), `HOME` (the cookie jar's and config's
+/// default place) and `NO_COLOR`.
+pub(crate) const AMBIENT: [&str; 10] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "HOME",
+    "NO_COLOR",
+];
+
+/// The `greenfetch` binary, hermetic: every [`AMBIENT`] variable cleared, so a developer's or
+/// CI's environment cannot change a result. Every test that runs the binary starts from here
+/// (a test that wants a variable sets it again; one that runs it through another program
+/// clears [`AMBIENT`] itself, as tests/batch.rs does for GNU parallel).
 pub(crate) fn greenfetch() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_greenfetch"));
-    for var in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-        "no_proxy",
-        "NO_PROXY",
-        "HOME",
-        "NO_COLOR",
-    ] {
+    for var in AMBIENT {
         cmd.env_remove(var);
     }
     cmd.env("RUST_BACKTRACE", "0");

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use greenfetch::error::ErrorKind;
 use greenfetch::fetch::Fetched;
+use greenfetch::record::{FetchRecord, TitleRecord};
 use greenfetch::titles::Titled;
-use serde::Serialize;
 
 use super::args::{Format, TitlesFormat};
 use super::progress;
@@ -31,41 +31,8 @@ pub(crate) struct Outcome {
     pub(crate) skipped: bool,
 }
 
-#[derive(Serialize)]
-struct Timings {
-    total_ms: f64,
-    ttfb_ms: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct TotalTime {
-    total_ms: f64,
-}
-
-#[derive(Serialize)]
-struct ErrorRecord<'a> {
-    kind: &'a str,
-    message: &'a str,
-}
-
-#[derive(Serialize)]
-struct Record<'a> {
-    index: u64,
-    url: &'a str,
-    final_url: Option<&'a str>,
-    status: Option<u16>,
-    bytes: u64,
-    content_type: Option<&'a str>,
-    proxy: Option<&'a str>,
-    timings: Timings,
-    attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
-    error: Option<ErrorRecord<'a>>,
-}
-
 fn ms(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
+    greenfetch::record::millis(d)
 }
 
 /// Writes outcomes in the chosen format.
@@ -152,25 +119,7 @@ impl Writer {
                 }
             }
             Format::Jsonl => {
-                let rec = Record {
-                    index: o.index,
-                    url,
-                    final_url: f.final_url.as_deref(),
-                    status: f.status,
-                    bytes: f.bytes,
-                    content_type: f.content_type.as_deref(),
-                    proxy: f.proxy.as_deref(),
-                    timings: Timings {
-                        total_ms: ms(f.elapsed),
-                        ttfb_ms: f.ttfb.map(ms),
-                    },
-                    attempts: f.attempts,
-                    path,
-                    error: f.error.as_ref().map(|e| ErrorRecord {
-                        kind: e.kind.as_str(),
-                        message: &e.message,
-                    }),
-                };
+                let rec = FetchRecord::new(o.index, url, f).with_path(path);
                 serde_json::to_writer(&mut self.line, &rec).map_err(io::Error::other)?;
                 self.line.push(b'\n');
                 self.out.record(&who, &[&self.line, extra])?;
@@ -223,24 +172,6 @@ pub(crate) struct TitleOutcome {
     pub(crate) titled: Titled,
     /// A blank or `#` line: its text output is an empty line, its jsonl output nothing.
     pub(crate) skipped: bool,
-}
-
-#[derive(Serialize)]
-struct TitleRecord<'a> {
-    index: u64,
-    url: &'a str,
-    kind: Option<&'a str>,
-    title: Option<&'a str>,
-    feed_url: Option<&'a str>,
-    format: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    entries: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bozo: Option<&'a str>,
-    status: Option<u16>,
-    attempts: u32,
-    timings: TotalTime,
-    error: Option<ErrorRecord<'a>>,
 }
 
 /// Writes titles: a line each (empty for a failure, reported on stderr), or jsonl.
@@ -302,25 +233,10 @@ impl TitlesWriter {
                 }
             }
             TitlesFormat::Jsonl => {
-                let rec = TitleRecord {
-                    index: o.index,
-                    url,
-                    kind: t.kind.map(|k| k.as_str()),
-                    title: t.title.as_deref(),
-                    feed_url: t.feed_url.as_deref(),
-                    format: t.format.map(|f| f.as_str()),
-                    entries: self.entries.then_some(&t.entries[..]),
-                    bozo: t.bozo.as_deref(),
-                    status: t.status,
-                    attempts: t.attempts,
-                    timings: TotalTime {
-                        total_ms: ms(t.elapsed),
-                    },
-                    error: t.error.as_ref().map(|e| ErrorRecord {
-                        kind: e.kind.as_str(),
-                        message: &e.message,
-                    }),
-                };
+                let mut rec = TitleRecord::new(o.index, url, t);
+                if self.entries {
+                    rec = rec.with_entries(&t.entries);
+                }
                 serde_json::to_writer(&mut self.line, &rec).map_err(io::Error::other)?;
                 self.line.push(b'\n');
                 self.out.record(&who, &[&self.line])?;

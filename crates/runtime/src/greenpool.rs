@@ -7,7 +7,7 @@
 //! the pool's own slots (as gevent's does), so `running`, `free` and `waitall` account for it.
 //! `starmap` is not ported: a closure destructures its tuple.
 //!
-//! Layer: primitives (uses [`greenthread`](crate::greenthread), [`queue`](crate::queue)).
+//! Layer: primitives (uses [`greenthread`], [`queue`](crate::queue)).
 //!
 //! # Examples
 //!

@@ -433,20 +433,11 @@ where
         // SAFETY: as above: `Send + 'static` closure, stack sized by the hub.
         unsafe { builder.spawn(f) }
     };
+    crate::hub::spawned();
     match handle {
         Ok(h) => h.coroutine().clone(),
         // may only fails here when the OS refuses a stack mapping.
         Err(e) => panic!("greenfetch: cannot create a coroutine: {e}"),
-    }
-}
-
-/// Starts may's scheduler with one no-op coroutine, for the hub (which calls it while it fixes
-/// the settings, so this must not call `ensure_started`). may builds its scheduler, and the
-/// stack pool in it, inside the first spawn; the coroutine itself finishes on a worker.
-pub(crate) fn start_scheduler() {
-    // SAFETY: the closure is empty, `Send + 'static`, and touches no thread-local state.
-    if let Err(e) = unsafe { may::coroutine::Builder::new().spawn(|| ()) } {
-        panic!("greenfetch: cannot create a coroutine: {e}");
     }
 }
 

@@ -23,6 +23,7 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The default coroutine stack, in bytes: 256 KiB.
 ///
@@ -201,20 +202,32 @@ fn apply(s: Settings) -> Settings {
     if words % 2 == 1 {
         words += 1;
     }
-    // may fills its stack pool to capacity when its scheduler starts: 1,000 stacks were 2,000
-    // mmap/mprotect calls and 9 ms of system time before a command's first fetch. So the
-    // scheduler starts with room for one, and the capacity is raised once it runs: `put` reads
-    // it on every call, so stacks are then made as tasks need them and kept up to the cap.
+    // may fills its stack pool to capacity when its scheduler starts (at its first coroutine
+    // or socket): two system calls a stack (mmap, mprotect), all before a command's first
+    // fetch (benches/README.md, "stacks made on demand"). So the scheduler starts with room
+    // for one, and the capacity is raised after the first spawn ([`spawned`]): may's pool
+    // reads it on every `put`, so stacks are then made as tasks need them and kept up to the
+    // cap.
     may::config()
         .set_workers(s.workers)
         .set_stack_size(words)
         .set_pool_capacity(1);
     may::config().set_worker_pin(s.pin_workers);
-    crate::greenthread::start_scheduler();
-    may::config().set_pool_capacity(s.pool_capacity);
     Settings {
         stack_size: words * word,
         ..s
+    }
+}
+
+static POOL_RAISED: AtomicBool = AtomicBool::new(false);
+
+/// Called after every coroutine greenfetch spawns: the first call raises may's stack pool to
+/// the configured capacity, now that the scheduler (and its pool of one stack) exists. The
+/// spawner calls down into the hub, so the hub itself needs nothing above it.
+#[inline]
+pub(crate) fn spawned() {
+    if !POOL_RAISED.load(Ordering::Relaxed) && !POOL_RAISED.swap(true, Ordering::Relaxed) {
+        may::config().set_pool_capacity(settings().pool_capacity);
     }
 }
 
@@ -223,10 +236,10 @@ mod tests {
     use super::*;
 
     /// The scheduler starts with room for one stack (so none are made in advance), and the
-    /// configured capacity is in force once it runs: were it left at one, every finished
-    /// task's stack would be unmapped and the next task would map a new one.
+    /// configured capacity is in force after the first spawn: were it left at one, every
+    /// finished task's stack would be unmapped and the next task would map a new one.
     #[test]
-    fn the_stack_pool_capacity_is_raised_once_the_scheduler_runs() {
+    fn the_stack_pool_capacity_is_raised_after_the_first_spawn() {
         let s = settings();
         crate::spawn(|| ()).wait().unwrap();
         let expected = if s.pool_capacity == 0 {

@@ -2,8 +2,8 @@
 //! transport under greenfetch.
 //!
 //! This crate is the runtime alone: the hub, green threads, eventlet's primitives (pool, pile,
-//! event, queue, timeout), `listen`/`connect`/`serve`, the backdoor console, and the green
-//! `ureq` agent and `wrap_ssl` (`green`). It needs `may`, `ureq`, `rustls` and `socket2`, and
+//! event, queue, semaphore, timeout), `listen`/`connect`/`serve`, the backdoor console, and the
+//! green stream, `ureq` agent and `wrap_ssl` (`green`). It needs `may`, `ureq` and `rustls`, and
 //! nothing of greenfetch's fetch, feed and server toolkit (`greenfetch-web`) or its command line
 //! (`greenfetch`). Depend on it under greenfetch's name to keep eventlet's paths as the
 //! "Coming from eventlet" table gives them:
@@ -52,6 +52,10 @@
 //! | `Queue(maxsize)`, `LightQueue` | [`Queue::bounded`], [`Queue::unbounded`], [`Queue::new`]`(Option<usize>)` |
 //! | `queue.Full`, `queue.Empty` | [`Full<T>`] (gives the item back), [`Empty`] |
 //! | `LifoQueue`, `PriorityQueue` | [`LifoQueue`], [`PriorityQueue`] |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`]`(n)`, [`BoundedSemaphore::new`]`(n)` |
+//! | `sem.acquire(blocking, timeout)` | [`Semaphore::acquire`], [`Semaphore::acquire_timeout`]`(d)` → `bool`, [`Semaphore::acquire_nowait`] → `bool` |
+//! | `with sem:` | [`Semaphore::acquire_guard`] → [`SemaphoreGuard`], released on drop |
+//! | `BoundedSemaphore.release()` raises `ValueError` | [`BoundedSemaphore::release`] → `Err(`[`TooManyReleases`]`)` |
 //! | `with Timeout(s):` | [`Timeout::new`]`(d).run(\|\| ...)` → `Result<T, TimedOut>` |
 //! | `with Timeout(s, False):` | [`Timeout::run_silent`] → `Option<T>` |
 //! | `with_timeout(s, f, timeout_value=v)` | [`with_timeout`]`(d, f).unwrap_or(v)` |
@@ -94,6 +98,7 @@ pub mod greenpool;
 pub mod greenthread;
 pub mod hub;
 pub mod queue;
+pub mod semaphore;
 pub mod timeout;
 pub mod wait;
 
@@ -104,4 +109,5 @@ pub use greenpile::GreenPile;
 pub use greenpool::{GreenPool, Imap, ImapUnordered, InsidePool};
 pub use greenthread::{GreenThread, WaitError, sleep, spawn, spawn_after, spawn_n};
 pub use queue::{Empty, Full, LifoQueue, PriorityQueue, Queue, TooManyTaskDone};
+pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard, TooManyReleases};
 pub use timeout::{TimedOut, Timeout, with_timeout};

@@ -12,7 +12,7 @@
 //! - the silent form, eventlet's `Timeout(s, False)`, is [`Timeout::run_silent`];
 //! - a block that never yields cannot be interrupted (nor can it in eventlet).
 //!
-//! Layer: primitives (uses [`greenthread`](crate::greenthread), [`wait`](crate::wait)).
+//! Layer: primitives (uses [`greenthread`], [`wait`](crate::wait)).
 //!
 //! # Examples
 //!

@@ -1,15 +1,17 @@
-//! The one way greenfetch's primitives block: a [`Waiter`] parked until notified or a deadline.
+//! The one way greenfetch's primitives block: a `Waiter` parked until notified or a deadline.
 //!
 //! Every primitive keeps its waiters in FIFO order under its own short `std` mutex (never held
 //! across a yield) and hands a permit, an item or a wake-up to the waiter at the front: that is
 //! what makes spawners, queue getters and putters first come, first served. A waiter parks with
 //! may's [`Blocker`], which parks a coroutine in a coroutine and the thread on a plain thread.
 //!
-//! Deadlines are kept by greenfetch's own timer thread (see [`Alarm`]), never by may's timed
+//! Deadlines are kept by greenfetch's own timer thread (see `Alarm`), never by may's timed
 //! park: every park here waits for an unpark.
 //!
-//! Layer: runtime (uses `may::sync` and `std`). Internal but for [`lock`] and [`rehome`],
-//! which green code outside this crate needs too.
+//! Layer: runtime (uses `may::sync` and `std`). Internal but for [`lock`], which green code
+//! outside this crate needs too, and [`rehome`], for code that uses may's socket timeouts
+//! itself rather than through [`GreenStream`](crate::green::stream::GreenStream), which calls
+//! it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,6 +17,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use greenfetch_runtime::green::ureq::Forbidden;
 
@@ -141,20 +142,35 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// One input's failure: its kind and a message for people.
+/// The typed error under an [`Error`], shared by its clones.
+type Source = Arc<dyn std::error::Error + Send + Sync>;
+
+/// One input's failure: its kind and a message for people, and the error it came from, when
+/// there was one ([`source`](std::error::Error::source)).
+///
+/// Two errors are equal when their kind and message are; the source is context.
 ///
 /// ```
 /// use greenfetch_web::error::{Error, ErrorKind};
 /// let e = Error::new(ErrorKind::Dns, "nowhere.test: no such host");
 /// assert_eq!(e.kind, ErrorKind::Dns);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Error {
     /// The kind, for scripts.
     pub kind: ErrorKind,
     /// What happened, for people.
     pub message: String,
+    source: Option<Source>,
 }
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// An error of `kind` saying `message`.
@@ -167,7 +183,24 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The same error, caused by `source` (what [`source`](std::error::Error::source) gives).
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use greenfetch_web::error::{Error, ErrorKind};
+    /// let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    /// let e = Error::new(ErrorKind::Connect, "connection refused by 127.0.0.1:9").with_source(io);
+    /// let cause = e.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+    /// assert_eq!(cause.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// ```
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 }
 
@@ -177,8 +210,16 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
+/// The kind of an I/O failure, from its `io::ErrorKind` and, for invalid data, the error it
+/// carries: a rustls error is `tls`, anything else `protocol`.
 fn io_kind(e: &io::Error) -> ErrorKind {
     use io::ErrorKind as K;
     match e.kind() {
@@ -190,23 +231,10 @@ fn io_kind(e: &io::Error) -> ErrorKind {
         }
         K::UnexpectedEof => ErrorKind::Truncated,
         K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
-        K::InvalidData if is_tls_message(&e.to_string()) => ErrorKind::Tls,
+        K::InvalidData if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => ErrorKind::Tls,
         K::InvalidData => ErrorKind::Protocol,
         _ => ErrorKind::Io,
     }
-}
-
-fn is_tls_message(m: &str) -> bool {
-    let m = m.to_ascii_lowercase();
-    [
-        "certificate",
-        "tls",
-        "handshake",
-        "alert",
-        "corrupt message",
-    ]
-    .iter()
-    .any(|w| m.contains(w))
 }
 
 /// The green transport refused the address by policy (see
@@ -233,10 +261,9 @@ impl From<ureq::Error> for Error {
     fn from(e: ureq::Error) -> Self {
         if let ureq::Error::Io(io) = &e {
             if let Some(f) = forbidden(io) {
-                return Error::new(ErrorKind::Forbidden, f.to_string());
+                return Error::new(ErrorKind::Forbidden, f.to_string()).with_source(e);
             }
         }
-        let message = e.to_string();
         let kind = match &e {
             ureq::Error::HostNotFound => ErrorKind::Dns,
             ureq::Error::Timeout(_) => ErrorKind::Timeout,
@@ -251,16 +278,53 @@ impl From<ureq::Error> for Error {
                 ErrorKind::Protocol
             }
             ureq::Error::ConnectionFailed => ErrorKind::Connect,
-            ureq::Error::Io(io) => {
-                // ureq reports a body cut short as an I/O error wrapping its protocol error.
-                if message.contains("EOF") || message.contains("closed") {
-                    ErrorKind::Truncated
-                } else {
-                    io_kind(io)
-                }
-            }
+            // A body cut short is `UnexpectedEof` (ureq's "peer disconnected"), `truncated`.
+            ureq::Error::Io(io) => io_kind(io),
             _ => ErrorKind::Io,
         };
-        Error { kind, message }
+        Error::new(kind, e.to_string()).with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kinds come from the error's type and `io::ErrorKind`, never from its words.
+    #[test]
+    fn io_failures_are_classified_by_type() {
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "Peer disconnected");
+        assert_eq!(Error::from(ureq::Error::Io(eof)).kind, ErrorKind::Truncated);
+        let tls = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+        );
+        assert_eq!(Error::from(ureq::Error::Io(tls)).kind, ErrorKind::Tls);
+        // Words that once chose a kind choose nothing.
+        let worded = io::Error::new(io::ErrorKind::InvalidData, "bad certificate, EOF, closed");
+        assert_eq!(
+            Error::from(ureq::Error::Io(worded)).kind,
+            ErrorKind::Protocol
+        );
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            Error::from(ureq::Error::Io(refused)).kind,
+            ErrorKind::Connect
+        );
+    }
+
+    /// The ureq error stays reachable, and clones share it.
+    #[test]
+    fn the_source_is_kept_and_shared_by_clones() {
+        use std::error::Error as _;
+        let e = Error::from(ureq::Error::HostNotFound);
+        let copy = e.clone();
+        for e in [e, copy] {
+            let cause = e.source().expect("a source");
+            assert!(matches!(
+                cause.downcast_ref::<ureq::Error>(),
+                Some(ureq::Error::HostNotFound)
+            ));
+        }
     }
 }

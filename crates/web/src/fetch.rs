@@ -4,7 +4,7 @@
 //! This is eventlet's `fetch(url)` function of the client pattern, grown up: a plain blocking
 //! function over a green agent, so concurrency stays with the caller (a `GreenPool`).
 //!
-//! Layer: domain (uses [`green::ureq`](greenfetch_runtime::green::ureq), the primitives, [`error`](crate::error)).
+//! Layer: domain (uses [`client`](crate::client), the runtime's primitives, [`error`](crate::error)).
 //!
 //! # Examples
 //!
@@ -32,13 +32,11 @@ use url::Url;
 use crate::client::{Client, ClientConfig, Request, decode};
 use crate::error::{Error, ErrorKind};
 use cookies::Cookies;
-use greenfetch_runtime::Queue;
 use greenfetch_runtime::wait::lock;
+use greenfetch_runtime::{Semaphore, SemaphoreGuard};
 use robots::{Robots, RobotsFile};
 
-/// `-b/--cookie` and `--cookie-jar`: one RFC 6265 cookie engine for the run.
 pub mod cookies;
-/// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
 pub mod robots;
 
 /// The longest URL line accepted, in bytes. Servers refuse far shorter request lines (nginx
@@ -338,7 +336,8 @@ impl Fetched {
 pub struct Fetcher {
     client: Client,
     cfg: FetchConfig,
-    hosts: Mutex<HashMap<String, Queue<()>>>,
+    /// Per-host limits (`per_host`): a semaphore each, a permit a request in flight.
+    hosts: Mutex<HashMap<String, Semaphore>>,
     next_start: Mutex<Instant>,
     host_starts: Mutex<HashMap<String, Instant>>,
 }
@@ -515,24 +514,15 @@ impl Fetcher {
         ceiling.mul_f64(jitter())
     }
 
-    /// Waits for a per-host slot, if there is a per-host limit.
-    fn host_token(&self, host: &str) -> Option<HostToken> {
+    /// Waits for a per-host slot, if there is a per-host limit: a permit of the host's
+    /// semaphore, given back when the guard drops.
+    fn host_token(&self, host: &str) -> Option<SemaphoreGuard> {
         let n = self.cfg.per_host?;
-        let q = {
-            let mut hosts = lock(&self.hosts);
-            hosts
-                .entry(host.to_owned())
-                .or_insert_with(|| {
-                    let q = Queue::unbounded();
-                    for _ in 0..n.max(1) {
-                        q.put(());
-                    }
-                    q
-                })
-                .clone()
-        };
-        q.get();
-        Some(HostToken(q))
+        let sem = lock(&self.hosts)
+            .entry(host.to_owned())
+            .or_insert_with(|| Semaphore::new(n.max(1)))
+            .clone();
+        Some(sem.acquire_guard())
     }
 
     /// Waits for this request's turn under `rate` (evenly spaced starts).
@@ -911,15 +901,6 @@ impl Fetcher {
     }
 }
 
-/// Gives a per-host slot back.
-struct HostToken(Queue<()>);
-
-impl Drop for HostToken {
-    fn drop(&mut self) {
-        self.0.put(());
-    }
-}
-
 /// A URL as curl reports it in `url_effective`: parsed and written back (a path of at least
 /// `/`, dot segments resolved), without an empty query's `?` (which is still sent).
 fn effective(u: &Url) -> String {
@@ -971,12 +952,25 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 
+    /// Jitter stays in [0, 1) and spreads over it: a constant (0 included) fails, and so does
+    /// a generator stuck in part of the range (tenths of the range each get some draws).
     #[test]
-    fn jitter_is_in_range() {
+    fn jitter_is_in_range_and_spread() {
+        let mut tenths = [0u32; 10];
+        let mut distinct = std::collections::HashSet::new();
         for _ in 0..1000 {
             let j = jitter();
-            assert!((0.0..1.0).contains(&j));
+            assert!((0.0..1.0).contains(&j), "{j}");
+            tenths[(j * 10.0) as usize] += 1;
+            distinct.insert(j.to_bits());
         }
+        assert!(
+            distinct.len() > 990,
+            "{} distinct values of 1000",
+            distinct.len()
+        );
+        // 1000 uniform draws put 100 in a tenth on average; 40 is beyond any fair chance.
+        assert!(tenths.iter().all(|&n| n >= 40), "{tenths:?}");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - [`feed`]: a feed's title (and entries) from bytes, as feedparser reads it; [`titles`]: one
 //!   URL's title (fetch, parse, discover).
 //! - [`server`]: the fixture server, a hardened HTTP/1.1 server, and the dispatch service.
-//! - [`error`]: one error type, a stable kind and a message, for every outcome.
+//! - [`error`]: one error type, a stable kind and a message, for every outcome; [`record`]:
+//!   the one serializable record of each outcome, for the command line's jsonl and `serve`.
 //!
 //! The runtime cannot name anything here, and this crate cannot name the command line: the
 //! layers are crate boundaries.
@@ -33,5 +34,6 @@ pub mod client;
 pub mod error;
 pub mod feed;
 pub mod fetch;
+pub mod record;
 pub mod server;
 pub mod titles;

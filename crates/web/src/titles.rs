@@ -19,7 +19,7 @@
 //! 5. anything else is a typed error: the network kinds from fetch, `not_a_feed`, `malformed`,
 //!    `no_title`.
 //!
-//! Layer: domain (uses [`fetch`](crate::fetch) and [`feed`](crate::feed)).
+//! Layer: domain (uses [`fetch`](crate::fetch) and [`feed`]).
 //!
 //! # Examples
 //!

@@ -1,5 +1,6 @@
-//! Connections: a green TCP stream (TLS by rustls on top), its read buffer, its deadline, and
-//! the pool of idle ones, one list per key (scheme, host, port and the proxy it goes through).
+//! Connections: a green TCP stream (TLS by rustls on top) held to the request's deadline, its
+//! read buffer, and the pool of idle ones, one list per key (scheme, host, port and the proxy it
+//! goes through).
 //!
 //! Layer: networking.
 
@@ -9,22 +10,29 @@ use std::io::{self, Read, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use may::net::TcpStream;
 use rustls::{ClientConnection, StreamOwned};
 
+use greenfetch_runtime::green::stream::GreenStream;
 use greenfetch_runtime::wait::lock;
 
 /// A green TCP stream, plain or under TLS.
 pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Tcp(GreenStream),
+    Tls(Box<StreamOwned<ClientConnection, GreenStream>>),
 }
 
 impl Stream {
-    pub(crate) fn tcp(&self) -> &TcpStream {
+    fn green(&self) -> &GreenStream {
         match self {
             Stream::Tcp(s) => s,
             Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    fn green_mut(&mut self) -> &mut GreenStream {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => s.get_mut(),
         }
     }
 }
@@ -63,17 +71,12 @@ const FIRST_BUFFER: usize = 4 * 1024;
 /// An idle connection keeps its buffer only up to this size.
 const IDLE_BUFFER: usize = 16 * 1024;
 
-/// One connection: the stream, what has been read and not consumed, and the socket timeout
-/// in force.
+/// One connection: the stream, and what has been read and not consumed.
 pub(crate) struct Conn {
     stream: Stream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// The read/write timeout set on the socket now.
-    timeout: Option<Duration>,
-    /// The deadline of the current operation (`None`: no limit).
-    deadline: Option<Instant>,
     /// Taken from the pool (a failure before any answer may be a stale connection).
     pub(crate) reused: bool,
     pub(crate) key: String,
@@ -88,11 +91,6 @@ impl fmt::Debug for Conn {
     }
 }
 
-/// A time limit passed (the caller knows which one).
-pub(crate) fn timed_out() -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, "deadline passed")
-}
-
 impl Conn {
     pub(crate) fn new(stream: Stream, key: String) -> Self {
         Conn {
@@ -100,104 +98,20 @@ impl Conn {
             buf: Vec::new(),
             start: 0,
             end: 0,
-            timeout: None,
-            deadline: None,
             reused: false,
             key,
         }
     }
 
-    pub(crate) fn stream_mut(&mut self) -> &mut Stream {
-        &mut self.stream
-    }
-
-    /// Gives the stream back (for a handshake that wraps it), with nothing buffered.
-    pub(crate) fn into_stream(self) -> Stream {
-        self.stream
-    }
-
-    /// Takes the socket's timeouts off (a handshake set them), so that the first operation
-    /// arms its own.
-    pub(crate) fn clear_timeouts(&mut self) {
-        let s = self.stream.tcp();
-        let _ = s.set_read_timeout(None);
-        let _ = s.set_write_timeout(None);
-        self.timeout = None;
-    }
-
-    /// Sets the deadline later reads and writes are held to.
+    /// Holds later reads and writes to `deadline` (`None`: no limit).
     pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
-        self.deadline = deadline;
-    }
-
-    /// Makes the socket's timeout fit the deadline before an operation. A socket option costs a
-    /// system call, so a timeout up to a tenth longer than what is left is kept (an operation
-    /// that outlives the deadline is caught after it, by [`Conn::check_deadline`]).
-    fn arm(&mut self) -> io::Result<()> {
-        let want = match self.deadline {
-            None => None,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(timed_out());
-                }
-                Some(left)
-            }
-        };
-        let fits = match (self.timeout, want) {
-            (None, None) => true,
-            (Some(have), Some(left)) => have <= left + left / 10 + Duration::from_millis(1),
-            _ => false,
-        };
-        if !fits {
-            let s = self.stream.tcp();
-            s.set_read_timeout(want)?;
-            s.set_write_timeout(want)?;
-            self.timeout = want;
-        }
-        Ok(())
-    }
-
-    fn check_deadline(&self) -> io::Result<()> {
-        match self.deadline {
-            Some(d) if Instant::now() >= d => Err(timed_out()),
-            _ => Ok(()),
-        }
-    }
-
-    /// Runs one socket operation under the deadline: a timeout before the deadline (the socket
-    /// had a shorter one) is tried again; `Interrupted` too.
-    fn io<T>(&mut self, mut op: impl FnMut(&mut Stream) -> io::Result<T>) -> io::Result<T> {
-        loop {
-            self.arm()?;
-            match op(&mut self.stream) {
-                Ok(v) => return Ok(v),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if e.kind() == io::ErrorKind::TimedOut
-                        || e.kind() == io::ErrorKind::WouldBlock =>
-                {
-                    // may resumed us from its timer thread: hop back onto a worker.
-                    greenfetch_runtime::wait::rehome();
-                    self.check_deadline()?;
-                    self.timeout = Some(Duration::ZERO); // re-arm on the next try
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.stream.green_mut().set_deadline(deadline);
     }
 
     /// Writes all of `bytes`.
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let n = self.io(|s| s.write(rest))?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            rest = &rest[n..];
-        }
-        self.io(|s| s.flush())
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
     }
 
     /// The bytes read and not yet consumed.
@@ -231,12 +145,7 @@ impl Conn {
                 self.buf.resize(grown, 0);
             }
         }
-        // The buffer leaves `self` for the read, so that `io` can borrow the rest.
-        let mut buf = std::mem::take(&mut self.buf);
-        let end = self.end;
-        let read = self.io(|s| s.read(&mut buf[end..]));
-        self.buf = buf;
-        let n = read?;
+        let n = self.stream.read(&mut self.buf[self.end..])?;
         self.end += n;
         Ok(n)
     }
@@ -254,14 +163,14 @@ impl Conn {
             self.consume(n);
             return Ok(n);
         }
-        self.io(|s| s.read(out))
+        self.stream.read(out)
     }
 
     /// Whether the peer is still there and quiet: a non-blocking peek says "would block". Must
     /// not yield (it runs under the pool's lock).
     fn is_open(&self) -> bool {
         let mut one = [0u8; 1];
-        matches!(self.stream.tcp().inner().peek(&mut one), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        matches!(self.stream.green().get_ref().inner().peek(&mut one), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
     /// Ready to wait in the pool: no leftover input, and a modest buffer.
@@ -272,7 +181,7 @@ impl Conn {
         if self.buf.len() > IDLE_BUFFER {
             self.buf = Vec::new();
         }
-        self.deadline = None;
+        self.set_deadline(None);
         true
     }
 }
@@ -343,6 +252,10 @@ impl Pool {
     /// Keeps a connection whose exchange ended cleanly, within the per-key and total limits
     /// (else it is closed). Once every `max_idle_age` what has aged out goes, everywhere, so
     /// hosts never visited again do not keep their connections.
+    ///
+    /// A deliberate copy of the green ureq transport's `checkin` (greenfetch-runtime,
+    /// green/ureq/transport.rs): the same limits over another connection type, in a crate the
+    /// runtime cannot name; the runtime keeps its pool internal rather than export it for this.
     pub(crate) fn checkin(&self, mut conn: Conn) {
         if !conn.idle() {
             return;
@@ -385,17 +298,5 @@ impl Pool {
 
     pub(crate) fn idle(&self) -> usize {
         lock(&self.state).total
-    }
-}
-
-/// Connect tokens: at most this many connects in flight at once.
-pub(crate) type Gate = greenfetch_runtime::Queue<()>;
-
-/// Gives a connect token back when the connect attempt ends (or unwinds).
-pub(crate) struct Token<'a>(pub(crate) &'a Gate);
-
-impl Drop for Token<'_> {
-    fn drop(&mut self) {
-        self.0.put(());
     }
 }

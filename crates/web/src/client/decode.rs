@@ -355,6 +355,17 @@ impl<'a> Decoder<'a> {
     }
 }
 
+/// Whether libzstd refused a frame for the window it asks for (`window_log_max`). The zstd
+/// crate hands over an error code only as libzstd's name for it, so the name of that code is
+/// what identifies it (compared whole, as libzstd spells it).
+fn zstd_window_too_large(e: &io::Error) -> bool {
+    use zstd::zstd_safe::{self, zstd_sys::ZSTD_ErrorCode};
+    // libzstd returns error `n` as the size_t `-n`.
+    let code = (ZSTD_ErrorCode::ZSTD_error_frameParameter_windowTooLarge as usize).wrapping_neg();
+    e.get_ref()
+        .is_some_and(|i| i.to_string() == zstd_safe::get_error_name(code))
+}
+
 impl Layer<'_> {
     /// Whether `e` is flate2 saying the data is not gzip or zlib at all (a bad header, bytes
     /// after the last member): flate2 reports a stream cut short as `UnexpectedEof` or an
@@ -380,7 +391,7 @@ impl Layer<'_> {
         }
         let name = self.coding.name();
         let detail = e.to_string();
-        let msg = if self.coding == Coding::Zstd && detail.contains("too much memory") {
+        let msg = if self.coding == Coding::Zstd && zstd_window_too_large(&e) {
             format!(
                 "the zstd body asks for a window over {} MiB, more than greenfetch decodes \
                  (RFC 9659's limit)",

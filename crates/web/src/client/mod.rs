@@ -42,12 +42,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
-use may::net::TcpStream;
 use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConnection, StreamOwned};
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
-use conn::{Conn, Gate, Pool, PoolSettings, Stream, Token};
+use conn::{Conn, Pool, PoolSettings, Stream};
+use greenfetch_runtime::Semaphore;
+use greenfetch_runtime::green::stream::GreenStream;
 use greenfetch_runtime::green::ureq::{AddressPolicy, Forbidden, GreenResolver};
 use proxy::{Proxies, ProxyError, ProxyScheme, ProxyUrl, SocksTarget};
 use wire::{BodyReader, Framing, HeadError, HeadLimits};
@@ -268,7 +270,7 @@ impl Response {
                         Ok(Body::default())
                     }
                     Ok(_) => Err(Error::new(ErrorKind::Decoding, e.to_string())),
-                    Err(io) => Err(body_error(&io)),
+                    Err(io) => Err(body_error(io)),
                 };
             }
         };
@@ -283,7 +285,7 @@ impl Response {
                 .read_to_end(&mut bytes)
         };
         if let Err(e) = read {
-            return Err(body_error(&e));
+            return Err(body_error(e));
         }
         if bytes.len() as u64 > limit {
             return Err(Error::new(
@@ -323,20 +325,28 @@ impl Response {
     }
 }
 
-/// What a failure while reading a body is.
-fn body_error(e: &io::Error) -> Error {
-    if let Some(d) = decode::decode_error(e) {
-        return Error::new(ErrorKind::Decoding, d.to_string());
-    }
-    if let Some(c) = e.get_ref().and_then(|i| i.downcast_ref::<wire::Cut>()) {
-        return Error::new(ErrorKind::Truncated, c.0.clone());
-    }
-    if let Some(b) = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<wire::BadFraming>())
-    {
-        return Error::new(ErrorKind::Protocol, b.0.clone());
-    }
+/// What a failure while reading a body is (the I/O error its source).
+fn body_error(e: io::Error) -> Error {
+    let kind_of = |e: &io::Error| {
+        if let Some(d) = decode::decode_error(e) {
+            return Error::new(ErrorKind::Decoding, d.to_string());
+        }
+        if let Some(c) = e.get_ref().and_then(|i| i.downcast_ref::<wire::Cut>()) {
+            return Error::new(ErrorKind::Truncated, c.0.clone());
+        }
+        if let Some(b) = e
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<wire::BadFraming>())
+        {
+            return Error::new(ErrorKind::Protocol, b.0.clone());
+        }
+        body_io_error(e)
+    };
+    kind_of(&e).with_source(e)
+}
+
+/// A body's read failed in the network.
+fn body_io_error(e: &io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::TimedOut => {
             Error::new(ErrorKind::Timeout, "the body did not arrive in time")
@@ -357,7 +367,8 @@ pub struct Client {
     /// The TLS settings, or why the given roots are unusable (every https request fails).
     tls: Result<Arc<rustls::ClientConfig>, String>,
     pool: Arc<Pool>,
-    gate: Gate,
+    /// Connects in flight at once: a permit each.
+    gate: Semaphore,
 }
 
 impl fmt::Debug for Client {
@@ -386,10 +397,7 @@ impl Client {
     pub fn new(cfg: ClientConfig) -> Self {
         greenfetch_runtime::hub::ensure_started();
         let tls = tls_config(&cfg.roots, cfg.insecure);
-        let gate = Gate::unbounded();
-        for _ in 0..cfg.connect_limit.max(1) {
-            gate.put(());
-        }
+        let gate = Semaphore::new(cfg.connect_limit.max(1));
         let pool = Arc::new(Pool::new(PoolSettings {
             max_idle_per_host: cfg.max_idle_per_host,
             max_idle_total: cfg.max_idle_total,
@@ -575,15 +583,12 @@ impl Client {
             self.cfg.connect_timeout.map(|t| Instant::now() + t),
         );
         let proxy = route.proxy;
-        let tcp = match proxy {
+        let mut tcp = match proxy {
             None => self.connect_tcp(route.host, route.port, connect_by, None)?,
             Some(p) => self.connect_tcp(p.host(), p.port(), connect_by, Some(p))?,
         };
-        // The handshakes below run on the socket itself, under the connect budget.
-        let left = connect_by.map(|d| d.saturating_duration_since(Instant::now()));
-        let _ = tcp.set_read_timeout(left);
-        let _ = tcp.set_write_timeout(left);
-        let mut conn = Conn::new(Stream::Tcp(tcp), key);
+        // The handshakes below run under the connect budget.
+        tcp.set_deadline(connect_by);
         if let Some(p) = proxy {
             let agent = req
                 .headers
@@ -592,43 +597,33 @@ impl Client {
                 .map_or("greenfetch", |(_, v)| v.as_str());
             let tunnel = match p.scheme() {
                 ProxyScheme::Http if route.https => {
-                    proxy::http_connect(conn.stream_mut(), p, route.host, route.port, agent)
+                    proxy::http_connect(&mut tcp, p, route.host, route.port, agent)
                 }
                 ProxyScheme::Http => Ok(()),
-                ProxyScheme::Socks5h => proxy::socks5_connect(
-                    conn.stream_mut(),
-                    p,
-                    SocksTarget::Name(route.host, route.port),
-                ),
-                ProxyScheme::Socks4a => proxy::socks4_connect(
-                    conn.stream_mut(),
-                    p,
-                    SocksTarget::Name(route.host, route.port),
-                ),
+                ProxyScheme::Socks5h => {
+                    proxy::socks5_connect(&mut tcp, p, SocksTarget::Name(route.host, route.port))
+                }
+                ProxyScheme::Socks4a => {
+                    proxy::socks4_connect(&mut tcp, p, SocksTarget::Name(route.host, route.port))
+                }
                 ProxyScheme::Socks5 => {
                     let addr = self.resolve(route.host, route.port, connect_by)?[0];
-                    proxy::socks5_connect(conn.stream_mut(), p, SocksTarget::Addr(addr))
+                    proxy::socks5_connect(&mut tcp, p, SocksTarget::Addr(addr))
                 }
                 ProxyScheme::Socks4 => {
                     let addrs = self.resolve(route.host, route.port, connect_by)?;
                     let addr = addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
-                    proxy::socks4_connect(conn.stream_mut(), p, SocksTarget::Addr(*addr))
+                    proxy::socks4_connect(&mut tcp, p, SocksTarget::Addr(*addr))
                 }
             };
             tunnel.map_err(|e| proxy_error(e, connect_by))?;
         }
+        // `send` holds the connection to the request's deadline from here.
         if !route.https {
-            conn.clear_timeouts();
-            return Ok(conn);
+            return Ok(Conn::new(Stream::Tcp(tcp), key));
         }
-        let key = conn.key.clone();
-        let Stream::Tcp(tcp) = conn.into_stream() else {
-            unreachable!("a new connection is plain TCP until TLS is put on it")
-        };
-        let tls = self.wrap_tls(tcp, route.host, connect_by)?;
-        let mut conn = Conn::new(Stream::Tls(Box::new(tls)), key);
-        conn.clear_timeouts();
-        Ok(conn)
+        let tls = self.wrap_tls(tcp, route.host)?;
+        Ok(Conn::new(Stream::Tls(Box::new(tls)), key))
     }
 
     fn resolve(
@@ -653,7 +648,7 @@ impl Client {
         port: u16,
         by: Option<Instant>,
         proxy: Option<&ProxyUrl>,
-    ) -> Result<TcpStream, Error> {
+    ) -> Result<GreenStream, Error> {
         let as_proxy = |e: Error| match proxy {
             Some(p) if e.kind != ErrorKind::Timeout => Error::new(
                 ErrorKind::Proxy,
@@ -680,31 +675,20 @@ impl Client {
         if let (true, Some(f)) = (allowed.is_empty(), refused) {
             return Err(Error::new(ErrorKind::Forbidden, f.to_string()));
         }
-        self.gate.get();
-        let _token = Token(&self.gate);
+        let _permit = self.gate.acquire_guard();
         let mut last = None;
         for addr in allowed.iter().take(16) {
             let left = by.map(|d| d.saturating_duration_since(Instant::now()));
             if left.is_some_and(|l| l.is_zero()) {
                 break;
             }
-            let attempt = match left {
-                Some(t) => TcpStream::connect_timeout(addr, t),
-                None => TcpStream::connect(addr),
-            };
-            match attempt {
+            match GreenStream::connect(addr, left) {
                 Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
+                    let _ = stream.get_ref().set_nodelay(true);
                     self.pool.opened_one();
                     return Ok(stream);
                 }
-                Err(e) => {
-                    if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock
-                    {
-                        greenfetch_runtime::wait::rehome();
-                    }
-                    last = Some(connect_error(&e, *addr, self.cfg.connect_timeout));
-                }
+                Err(e) => last = Some(connect_error(e, *addr, self.cfg.connect_timeout)),
             }
         }
         Err(as_proxy(last.unwrap_or_else(|| {
@@ -715,15 +699,15 @@ impl Client {
         })))
     }
 
-    /// TLS on a new connection. Kept out of line: rustls's connection is large, and inlined
-    /// into `connect` its space would be part of every plain-HTTP connect's stack too.
+    /// TLS on a new connection, under the deadline the connection has. Kept out of line:
+    /// rustls's connection is large, and inlined into `connect` its space would be part of
+    /// every plain-HTTP connect's stack too.
     #[inline(never)]
     fn wrap_tls(
         &self,
-        mut tcp: TcpStream,
+        mut tcp: GreenStream,
         host: &str,
-        by: Option<Instant>,
-    ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, Error> {
+    ) -> Result<StreamOwned<ClientConnection, GreenStream>, Error> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(bare.to_owned()).map_err(|e| {
             Error::new(
@@ -735,24 +719,21 @@ impl Client {
             .tls
             .clone()
             .map_err(|e| Error::new(ErrorKind::Tls, e))?;
-        let mut tls = rustls::ClientConnection::new(config, name)
+        let mut tls = ClientConnection::new(config, name)
             .map_err(|e| Error::new(ErrorKind::Tls, format!("TLS with {host}: {e}")))?;
-        let left = by.map(|d| d.saturating_duration_since(Instant::now()));
-        let _ = tcp.set_read_timeout(left);
-        let _ = tcp.set_write_timeout(left);
         while tls.is_handshaking() {
             if let Err(e) = tls.complete_io(&mut tcp) {
-                if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
-                    greenfetch_runtime::wait::rehome();
+                if e.kind() == io::ErrorKind::TimedOut {
                     return Err(Error::new(
                         ErrorKind::Timeout,
                         format!("the TLS handshake with {host} timed out"),
-                    ));
+                    )
+                    .with_source(e));
                 }
-                return Err(tls_error(&e, host));
+                return Err(tls_error(e, host));
             }
         }
-        Ok(rustls::StreamOwned::new(tls, tcp))
+        Ok(StreamOwned::new(tls, tcp))
     }
 }
 
@@ -854,9 +835,10 @@ fn head_error(e: HeadError, route: &Route<'_>, req: &Request<'_>) -> Error {
                 ErrorKind::ConnectionReset,
                 format!("connection reset by {peer}"),
             ),
-            _ if is_tls(&io) => tls_error(&io, route.host),
+            _ if is_tls(&io) => return tls_error(io, route.host),
             _ => Error::new(ErrorKind::Io, format!("talking to {peer}: {io}")),
-        },
+        }
+        .with_source(io),
     }
 }
 
@@ -864,12 +846,13 @@ fn is_tls(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<rustls::Error>())
 }
 
-fn tls_error(e: &io::Error, host: &str) -> Error {
+/// A TLS failure (the I/O error its source).
+fn tls_error(e: io::Error, host: &str) -> Error {
     if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         let why = tls_reason(t);
-        return Error::new(ErrorKind::Tls, format!("TLS with {host}: {why}"));
+        return Error::new(ErrorKind::Tls, format!("TLS with {host}: {why}")).with_source(e);
     }
-    match e.kind() {
+    let error = match e.kind() {
         io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof => Error::new(
             ErrorKind::Tls,
             format!(
@@ -877,7 +860,8 @@ fn tls_error(e: &io::Error, host: &str) -> Error {
             ),
         ),
         _ => Error::new(ErrorKind::Tls, format!("TLS with {host}: {e}")),
-    }
+    };
+    error.with_source(e)
 }
 
 /// A rustls error in words a user can act on.
@@ -897,9 +881,11 @@ fn tls_reason(e: &rustls::Error) -> String {
                 "certificate is not valid yet".to_owned()
             }
             C::Revoked => "certificate has been revoked".to_owned(),
-            C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => format!(
-                "certificate not trusted: the server presents a CA certificate as its own (self-signed?) ({TRUST})"
-            ),
+            C::Other(o) if matches!(o.0.downcast_ref(), Some(webpki::Error::CaUsedAsEndEntity)) => {
+                format!(
+                    "certificate not trusted: the server presents a CA certificate as its own (self-signed?) ({TRUST})"
+                )
+            }
             other => format!("certificate not trusted: {other}"),
         },
         rustls::Error::InvalidMessage(_) => {
@@ -913,8 +899,9 @@ fn tls_reason(e: &rustls::Error) -> String {
     }
 }
 
-fn connect_error(e: &io::Error, addr: SocketAddr, timeout: Option<Duration>) -> Error {
-    match e.kind() {
+/// A failed connect (the I/O error its source).
+fn connect_error(e: io::Error, addr: SocketAddr, timeout: Option<Duration>) -> Error {
+    let error = match e.kind() {
         io::ErrorKind::ConnectionRefused => {
             Error::new(ErrorKind::Connect, format!("connection refused by {addr}"))
         }
@@ -933,26 +920,21 @@ fn connect_error(e: &io::Error, addr: SocketAddr, timeout: Option<Duration>) -> 
             format!("cannot connect to {addr}: address not available"),
         ),
         _ => Error::new(ErrorKind::Connect, format!("cannot connect to {addr}: {e}")),
-    }
+    };
+    error.with_source(e)
 }
 
 fn proxy_error(e: ProxyError, by: Option<Instant>) -> Error {
-    let timed_out = e.io_error().is_some_and(|io| {
-        matches!(
-            io.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        )
-    });
-    if timed_out {
-        greenfetch_runtime::wait::rehome();
-    }
-    let timed_out = timed_out || by.is_some_and(|d| Instant::now() >= d);
+    let timed_out = e
+        .io_error()
+        .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
+        || by.is_some_and(|d| Instant::now() >= d);
     let kind = if timed_out {
         ErrorKind::Timeout
     } else {
         ErrorKind::Proxy
     };
-    Error::new(kind, e.to_string())
+    Error::new(kind, e.to_string()).with_source(e)
 }
 
 /// The certificate checks of `-k` and `--cacert` (without either, rustls's own webpki

@@ -450,7 +450,13 @@ impl fmt::Display for ProxyError {
     }
 }
 
-impl std::error::Error for ProxyError {}
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.io
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// The largest answer head accepted from a proxy's `CONNECT`.
 const MAX_CONNECT_HEAD: usize = 64 * 1024;

@@ -30,7 +30,7 @@
 //! the oldest entries (by when their fetch began) are dropped first. An entry is used
 //! for at most [`MAX_AGE`] (24 h, RFC 9309 2.4) and then fetched again.
 //!
-//! Layer: domain (uses [`Event`](greenfetch_runtime::Event), [`error`](crate::error) and `url`).
+//! Layer: domain (uses [`Event`], [`error`](crate::error) and `url`).
 //!
 //! # Examples
 //!

@@ -22,10 +22,11 @@
 //! `application/x-www-form-urlencoded` (what `curl --data-binary @urls.txt` sends; the body is
 //! still read as lines, not decoded as a form). Anything else is `415`.
 //!
-//! A JSON record has the fields of `greenfetch titles --format jsonl`: `index` (the URL's
-//! position among the URL lines), `url`, `kind` (`feed` or `html`), `title`, `feed_url`,
-//! `format`, `status`, `attempts`, `timings.total_ms`, and `error` (`null`, or `{kind,
-//! message}` with the kinds of [`ErrorKind`], `forbidden` among them):
+//! A JSON record is a [`TitleRecord`], the record `greenfetch titles --format jsonl` writes:
+//! `index` (the URL's position among the URL lines), `url`, `kind` (`feed` or `html`), `title`,
+//! `feed_url`, `format`, `bozo` (only for a feed that was broken but readable), `status`,
+//! `attempts`, `timings.total_ms`, and `error` (`null`, or `{kind, message}` with the kinds of
+//! [`ErrorKind`], `forbidden` among them):
 //!
 //! ```json
 //! [{"index":0,"url":"http://127.0.0.1:8080/feed/rss/1","kind":"feed","title":"Feed 1",
@@ -126,14 +127,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::Server;
 use super::http::{
     ConnStats, HostCheck, HttpConfig, HttpServer, Request, Response, Service, host_name, negotiate,
 };
 use crate::error::{Error, ErrorKind};
 use crate::fetch::{FetchConfig, Fetcher, parse_line};
+use crate::record::TitleRecord;
 use crate::titles::{Titled, title_of};
 use greenfetch_runtime::green::ureq::AddressPolicy;
 use greenfetch_runtime::wait::lock;
@@ -630,10 +630,10 @@ impl Dispatch {
             }
         }
         let resp = if json {
-            let records: Vec<Record<'_>> = results
+            let records: Vec<TitleRecord<'_>> = results
                 .iter()
                 .enumerate()
-                .map(|(i, t)| Record::of(i, t))
+                .map(|(i, t)| TitleRecord::new(i as u64, &t.url, t))
                 .collect();
             match serde_json::to_vec(&records) {
                 Ok(body) => Response::new(200).with_body("application/json", body),
@@ -780,54 +780,6 @@ fn route_label(path: Option<&str>) -> &'static str {
         Some("/healthz") => "/healthz",
         Some("/metrics") => "/metrics",
         _ => "other",
-    }
-}
-
-#[derive(Serialize)]
-struct Timings {
-    total_ms: f64,
-}
-
-#[derive(Serialize)]
-struct ErrorRecord<'a> {
-    kind: &'a str,
-    message: &'a str,
-}
-
-/// One URL's answer in JSON: the fields of `greenfetch titles --format jsonl`.
-#[derive(Serialize)]
-struct Record<'a> {
-    index: usize,
-    url: &'a str,
-    kind: Option<&'a str>,
-    title: Option<&'a str>,
-    feed_url: Option<&'a str>,
-    format: Option<&'a str>,
-    status: Option<u16>,
-    attempts: u32,
-    timings: Timings,
-    error: Option<ErrorRecord<'a>>,
-}
-
-impl<'a> Record<'a> {
-    fn of(index: usize, t: &'a Titled) -> Self {
-        Record {
-            index,
-            url: &t.url,
-            kind: t.kind.map(|k| k.as_str()),
-            title: t.title.as_deref(),
-            feed_url: t.feed_url.as_deref(),
-            format: t.format.map(|f| f.as_str()),
-            status: t.status,
-            attempts: t.attempts,
-            timings: Timings {
-                total_ms: (t.elapsed.as_secs_f64() * 1e6).round() / 1e3,
-            },
-            error: t.error.as_ref().map(|e| ErrorRecord {
-                kind: e.kind.as_str(),
-                message: &e.message,
-            }),
-        }
     }
 }
 
@@ -1010,7 +962,7 @@ impl Inner {
             "greenfetch_serve_connections_open",
             "gauge",
             "Client connections open.",
-            load(&c.open),
+            load(&c.counts.open),
         );
         metric(
             &mut out,
@@ -1024,7 +976,7 @@ impl Inner {
             "greenfetch_serve_connections_total",
             "counter",
             "Client connections accepted.",
-            load(&c.accepted),
+            load(&c.counts.accepted),
         );
         metric(
             &mut out,

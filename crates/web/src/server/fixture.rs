@@ -65,17 +65,8 @@
 //! a static pattern and sets `TCP_NODELAY`. The listen backlog is raised from may's 1024 to
 //! `net.core.somaxconn`. A connection starts with a 1 KiB read buffer and a 256 B write buffer.
 //!
-//! Measured on the 2-core shared development machine (release build; client and server on the
-//! same two cores):
-//!
-//! - `scripts/fixture_10k.sh`: 10,000 keep-alive connections opened at once, one
-//!   `/delay/1000/x` on each, every connection held open until all are answered. Three runs:
-//!   10,000 of 10,000 succeeded each time; wall 1.71 s, 1.74 s and 2.48 s (ideal 1 s: the rest
-//!   is ramping up 10,000 connects on two cores, plus 1 s SYN retransmits in the slow run, where
-//!   the accept queue, `somaxconn` = 4096, overflowed 424 times); `/stats` showed 10,001 open
-//!   connections; server peak RSS 138 MiB (about 14 KiB per connection), server CPU 0.7 s.
-//! - `wrk -t2 -c64 -d5s` on `/bytes/512`: 63.5k requests/s, so the benchmark's 20,000 × 512 B
-//!   at c=64 costs the server about 0.3 s; `/delay/0/x` at c=100: 88.6k requests/s.
+//! What it holds up to (10,000 connections at once, requests/s under wrk) is measured in
+//! benches/README.md, "The fixture server".
 
 use std::fmt::{self as stdfmt, Write as _};
 use std::io::{self, Read, Write};
@@ -84,6 +75,7 @@ use std::time::Duration;
 
 use may::net::TcpStream;
 
+use super::head::{Expect, HeadFields, LengthError, TransferCoding};
 use super::{Fmt, Server, ServerState, reason};
 use crate::client::decode::Coding;
 
@@ -126,19 +118,6 @@ fn pattern_at(pos: u64, max: u64) -> &'static [u8] {
     let start = (pos % 64) as usize;
     let len = (PATTERN.len() - start).min(usize::try_from(max).unwrap_or(usize::MAX));
     &PATTERN[start..start + len]
-}
-
-/// Parks this green thread for `d`, and not at all for zero.
-///
-/// may 0.3.51's `coroutine::sleep` races with its own timer thread: `Sleep::subscribe` still
-/// writes to the sleeping coroutine's cancel data after handing the coroutine to the timer, so
-/// a timer that fires at once (a zero or sub-millisecond sleep) can resume the coroutine on
-/// another worker, let it finish and free it first: heap corruption. `greenfetch_runtime::sleep(ZERO)`
-/// reaches that path once in 64 calls. Sleeps here are zero or at least a millisecond.
-fn pause(d: Duration) {
-    if !d.is_zero() {
-        greenfetch_runtime::sleep(d);
-    }
 }
 
 /// The fixture server: start one with [`FixtureServer::start`].
@@ -245,34 +224,18 @@ fn parse(buf: &[u8], path: &mut String) -> Parsed {
     let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
         return Parsed::Bad("bad request: malformed request\n");
     };
-    let (mut close, mut keep, mut expect_continue) = (false, false, false);
-    let mut body_len: Option<u64> = None;
-    for h in req.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let Some(n) = std::str::from_utf8(h.value)
-                .ok()
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<u64>().ok())
-            else {
-                return Parsed::Bad("bad request: bad Content-Length\n");
-            };
-            if body_len.is_some_and(|m| m != n) {
-                return Parsed::Bad("bad request: conflicting Content-Length\n");
-            }
-            body_len = Some(n);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Parsed::ChunkedBody;
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
-        } else if h.name.eq_ignore_ascii_case("expect") {
-            expect_continue = h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+    let fields = match HeadFields::read(req.headers.iter().map(|h| (h.name, h.value))) {
+        Ok(f) => f,
+        Err(LengthError::Bad) => return Parsed::Bad("bad request: bad Content-Length\n"),
+        Err(LengthError::Conflicting) => {
+            return Parsed::Bad("bad request: conflicting Content-Length\n");
         }
+    };
+    if fields.transfer != TransferCoding::None {
+        return Parsed::ChunkedBody;
     }
+    let (close, keep) = (fields.close, fields.keep_alive);
+    let (body_len, expect_continue) = (fields.content_length, fields.expect == Expect::Continue);
     path.clear();
     path.push_str(target);
     Parsed::Complete(Request {
@@ -533,7 +496,7 @@ impl Conn<'_> {
             (Some("delay"), Some(ms), Some(tag), None) => match num(ms) {
                 Some(ms) if ms <= MAX_MS => {
                     self.flush()?;
-                    pause(Duration::from_millis(ms));
+                    greenfetch_runtime::sleep(Duration::from_millis(ms));
                     self.text(req, 200, none, format_args!("{tag}\n"))
                 }
                 _ => self.text(
@@ -605,8 +568,8 @@ impl Conn<'_> {
                 use std::sync::atomic::Ordering::Relaxed;
                 let (hits, conns, open) = (
                     self.state.hits.load(Relaxed),
-                    self.state.connections.load(Relaxed),
-                    self.state.open.load(Relaxed),
+                    self.state.counts.accepted.load(Relaxed),
+                    self.state.counts.open.load(Relaxed),
                 );
                 let mut body = std::mem::take(&mut self.scratch);
                 body.clear();
@@ -865,7 +828,7 @@ impl Conn<'_> {
             let gap = Duration::from_millis(ms) / u32::try_from(parts).unwrap_or(u32::MAX);
             let mut pos = 0;
             for _ in 0..parts {
-                pause(gap);
+                greenfetch_runtime::sleep(gap);
                 let len = chunk.min(n - pos);
                 self.write_pattern(pos, len)?;
                 pos += len;
@@ -986,8 +949,7 @@ impl Conn<'_> {
         }
         while !self.state.stopped() {
             self.stream.write_all(&self.out)?;
-            // Not `greenfetch_runtime::sleep(Duration::ZERO)`: see `pause`.
-            may::coroutine::yield_now();
+            greenfetch_runtime::sleep(Duration::ZERO);
         }
         self.out.clear();
         Ok(Flow::Abort)

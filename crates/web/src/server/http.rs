@@ -38,7 +38,11 @@
 //! `max_head`, the body (at most `max_body`), and two file descriptors (the socket, and a
 //! duplicate kept so that `stop` and eviction can shut it from outside).
 //!
-//! Layer: apps (uses [`Server`](super::Server), `may`'s sockets, `httparse`).
+//! The parts, one file each under src/server/http/: `message` ([`Request`], [`Response`]),
+//! `host` ([`HostCheck`]), `negotiate` ([`negotiate`]); this file is the connection engine
+//! (limits, admission, the head parser, bodies, keep-alive, lingering close).
+//!
+//! Layer: apps (uses [`Server`], [`GreenStream`], `httparse`).
 //!
 //! # Examples
 //!
@@ -75,9 +79,23 @@ use std::time::{Duration, Instant};
 
 use may::net::TcpStream;
 
-use super::{Fmt, Server, ServerState, reason};
+use greenfetch_runtime::green::stream::GreenStream;
+
+use super::head::{Expect, HeadFields, LengthError, TransferCoding};
+use super::{ConnCounts, Fmt, Server, ServerState, reason};
 use greenfetch_runtime::greenthread::panic_message;
 use greenfetch_runtime::wait::lock;
+
+mod host;
+mod message;
+mod negotiate;
+
+pub use host::HostCheck;
+pub(crate) use host::host_name;
+use host::*;
+pub use message::{Request, Response};
+pub use negotiate::negotiate;
+use negotiate::*;
 
 /// Most request headers accepted.
 const MAX_HEADERS: usize = 64;
@@ -129,480 +147,6 @@ impl Default for HttpConfig {
     }
 }
 
-/// A complete request: its head, its whole body, and who sent it.
-///
-/// ```
-/// let req = greenfetch_web::server::http::Request::new("POST", "/titles?x=1", b"http://a.test/\n".to_vec())
-///     .with_header("Accept", "application/json");
-/// assert_eq!(req.path(), "/titles");
-/// assert_eq!(req.query(), Some("x=1"));
-/// assert_eq!(req.header("accept"), Some("application/json"));
-/// assert_eq!(req.body(), b"http://a.test/\n");
-/// ```
-#[derive(Debug, Clone)]
-pub struct Request {
-    method: String,
-    path: String,
-    query: Option<String>,
-    /// The authority of an absolute-form target (`GET http://a.test/ HTTP/1.1`).
-    authority: Option<String>,
-    version: u8,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    peer: SocketAddr,
-}
-
-impl Request {
-    /// A request built by hand (to call a [`Service`] directly, in tests): HTTP/1.1, no
-    /// headers, from `0.0.0.0:0`. `target` is a path with an optional `?query`.
-    ///
-    /// ```
-    /// let req = greenfetch_web::server::http::Request::new("GET", "/healthz", Vec::new());
-    /// assert_eq!(req.method(), "GET");
-    /// ```
-    pub fn new(method: &str, target: &str, body: Vec<u8>) -> Self {
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
-            None => (target.to_owned(), None),
-        };
-        Request {
-            method: method.to_owned(),
-            path,
-            query,
-            authority: None,
-            version: 1,
-            headers: Vec::new(),
-            body,
-            peer: SocketAddr::from(([0, 0, 0, 0], 0)),
-        }
-    }
-
-    /// Adds a header (builder style, for requests built by hand).
-    ///
-    /// ```
-    /// let req = greenfetch_web::server::http::Request::new("GET", "/", Vec::new())
-    ///     .with_header("X-A", "1");
-    /// assert_eq!(req.header("x-a"), Some("1"));
-    /// ```
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// The method, as sent (`GET`, `POST`, ...).
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Request::new("POST", "/", vec![]).method(), "POST");
-    /// ```
-    pub fn method(&self) -> &str {
-        &self.method
-    }
-
-    /// The path, without the query (an absolute-form target is reduced to its path).
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Request::new("GET", "/a?b", vec![]).path(), "/a");
-    /// ```
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The query, without its `?`.
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Request::new("GET", "/a", vec![]).query(), None);
-    /// ```
-    pub fn query(&self) -> Option<&str> {
-        self.query.as_deref()
-    }
-
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Request::new("GET", "/", vec![]).version(), 1);
-    /// ```
-    pub fn version(&self) -> u8 {
-        self.version
-    }
-
-    /// The first header called `name` (case-insensitive); a value that is not UTF-8 has been
-    /// decoded lossily.
-    ///
-    /// ```
-    /// let req = greenfetch_web::server::http::Request::new("GET", "/", vec![]).with_header("Host", "h");
-    /// assert_eq!(req.header("HOST"), Some("h"));
-    /// assert_eq!(req.header("accept"), None);
-    /// ```
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
-
-    /// The host the request is for, port included, as sent: the authority of an absolute-form
-    /// target (`GET http://a.test/ HTTP/1.1`, which RFC 9112 says wins over the header), else
-    /// the `Host` header. `None` only for HTTP/1.0, which may leave it out (the server answers
-    /// an HTTP/1.1 request without one with `400`), or for a request built by hand.
-    ///
-    /// ```
-    /// use greenfetch_web::server::http::Request;
-    /// let req = Request::new("GET", "/", vec![]).with_header("Host", "localhost:8080");
-    /// assert_eq!(req.host(), Some("localhost:8080"));
-    /// assert_eq!(Request::new("GET", "/", vec![]).host(), None);
-    /// ```
-    pub fn host(&self) -> Option<&str> {
-        self.authority.as_deref().or_else(|| self.header("host"))
-    }
-
-    /// Every header, in the order sent.
-    ///
-    /// ```
-    /// let req = greenfetch_web::server::http::Request::new("GET", "/", vec![]).with_header("A", "1");
-    /// assert_eq!(req.headers().count(), 1);
-    /// ```
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// The whole body (at most [`HttpConfig::max_body`] bytes).
-    ///
-    /// ```
-    /// assert!(greenfetch_web::server::http::Request::new("GET", "/", vec![]).body().is_empty());
-    /// ```
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-
-    /// The client's address.
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Request::new("GET", "/", vec![]).peer().port(), 0);
-    /// ```
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-}
-
-/// A response: status, headers and a body in memory. `Content-Length` and `Connection` are
-/// the server's business and are added when it is written.
-///
-/// ```
-/// use greenfetch_web::server::http::Response;
-/// let r = Response::text(404, "no such page\n").with_header("X-Why", "gone");
-/// assert_eq!(r.status(), 404);
-/// assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
-/// assert_eq!(r.body(), b"no such page\n");
-/// ```
-#[derive(Debug, Clone)]
-pub struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    close: bool,
-}
-
-impl Response {
-    /// A response with `status`, no headers and no body.
-    ///
-    /// ```
-    /// assert!(greenfetch_web::server::http::Response::new(204).body().is_empty());
-    /// ```
-    pub fn new(status: u16) -> Self {
-        Response {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-            close: false,
-        }
-    }
-
-    /// A `text/plain; charset=utf-8` response.
-    ///
-    /// ```
-    /// let r = greenfetch_web::server::http::Response::text(200, "ok\n");
-    /// assert_eq!(r.body(), b"ok\n");
-    /// ```
-    pub fn text(status: u16, body: impl Into<String>) -> Self {
-        Response::new(status).with_body("text/plain; charset=utf-8", body.into().into_bytes())
-    }
-
-    /// A response with `body` of type `content_type`.
-    ///
-    /// ```
-    /// let r = greenfetch_web::server::http::Response::new(200).with_body("application/json", b"[]".to_vec());
-    /// assert_eq!(r.header("Content-Type"), Some("application/json"));
-    /// ```
-    pub fn with_body(mut self, content_type: &str, body: Vec<u8>) -> Self {
-        self.headers
-            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
-        self.headers
-            .push(("Content-Type".to_owned(), content_type.to_owned()));
-        self.body = body;
-        self
-    }
-
-    /// An error: `{"error":{"kind":KIND,"message":MESSAGE}}` if `json`, else `MESSAGE` and a
-    /// newline as text.
-    ///
-    /// ```
-    /// use greenfetch_web::server::http::Response;
-    /// let r = Response::error(413, "too_many_urls", "3 URLs; at most 2", true);
-    /// assert_eq!(r.body(), br#"{"error":{"kind":"too_many_urls","message":"3 URLs; at most 2"}}"#);
-    /// assert_eq!(Response::error(404, "not_found", "no", false).body(), b"no\n");
-    /// ```
-    pub fn error(status: u16, kind: &str, message: &str, json: bool) -> Self {
-        if json {
-            let body = serde_json::json!({"error": {"kind": kind, "message": message}});
-            Response::new(status).with_body("application/json", body.to_string().into_bytes())
-        } else {
-            Response::text(status, format!("{message}\n"))
-        }
-    }
-
-    /// Adds a header (`Content-Length` and `Connection` are ignored: the server writes those).
-    ///
-    /// ```
-    /// let r = greenfetch_web::server::http::Response::new(405).with_header("Allow", "POST");
-    /// assert_eq!(r.header("allow"), Some("POST"));
-    /// ```
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// Closes the connection after this response.
-    ///
-    /// ```
-    /// let _r = greenfetch_web::server::http::Response::new(400).closing();
-    /// ```
-    pub fn closing(mut self) -> Self {
-        self.close = true;
-        self
-    }
-
-    /// The status code.
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Response::new(201).status(), 201);
-    /// ```
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The first header called `name` (case-insensitive).
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Response::new(200).header("x"), None);
-    /// ```
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
-
-    /// The body.
-    ///
-    /// ```
-    /// assert_eq!(greenfetch_web::server::http::Response::text(200, "x").body(), b"x");
-    /// ```
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-}
-
-/// Which `Host` values a service answers: the guard of a service on loopback against DNS
-/// rebinding.
-///
-/// A web page cannot read a cross-origin answer, but it can make its own name resolve first to
-/// its server and then to `127.0.0.1` (DNS rebinding): the browser then sends the page's
-/// requests to the local service, as same-origin, with the page's name in `Host`. So the
-/// default, [`local`](Self::local), accepts only what no such page can have as its name: an
-/// IP literal (`127.0.0.1`, `[::1]`; a browser never looks those up) and `localhost`, each with
-/// or without a port, in any case, with or without a trailing dot. Every other name is
-/// refused unless [`allow`](Self::allow)ed; [`any`](Self::any) turns the check off, for a
-/// service behind a reverse proxy that checks `Host` itself. A request without `Host` (HTTP/1.0
-/// may leave it out; no browser does) is not this check's business.
-///
-/// ```
-/// use greenfetch_web::server::http::HostCheck;
-///
-/// let local = HostCheck::default();
-/// for host in ["127.0.0.1:8080", "[::1]:8080", "10.0.0.5", "localhost", "LOCALHOST.:8080"] {
-///     assert!(local.allows(host), "{host}");
-/// }
-/// for host in ["evil.test", "evil.test:8080", "localhost.evil.test", "127.0.0.1.evil.test", ""] {
-///     assert!(!local.allows(host), "{host}");
-/// }
-/// let named = HostCheck::local().allow("Feeds.Example.org")?;
-/// assert!(named.allows("feeds.example.org.:443") && !named.allows("example.org"));
-/// assert!(HostCheck::any().allows("evil.test"));
-/// assert!(HostCheck::local().allow("feeds.example.org:443").is_err()); // names, not ports
-/// # Ok::<(), String>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostCheck {
-    any: bool,
-    /// Extra names, lowercase, without a trailing dot.
-    names: Vec<String>,
-}
-
-impl Default for HostCheck {
-    /// [`HostCheck::local`].
-    fn default() -> Self {
-        HostCheck::local()
-    }
-}
-
-impl HostCheck {
-    /// IP literals and `localhost` only (the default).
-    ///
-    /// ```
-    /// assert!(greenfetch_web::server::http::HostCheck::local().allows("127.0.0.1:80"));
-    /// ```
-    pub fn local() -> Self {
-        HostCheck {
-            any: false,
-            names: Vec::new(),
-        }
-    }
-
-    /// Every `Host`: no check (for a service behind a proxy that checks `Host` itself).
-    ///
-    /// ```
-    /// assert!(greenfetch_web::server::http::HostCheck::any().allows("anything.test"));
-    /// ```
-    pub fn any() -> Self {
-        HostCheck {
-            any: true,
-            names: Vec::new(),
-        }
-    }
-
-    /// Accepts `name` too, on any port. Case and one trailing dot do not matter; an IP
-    /// literal or `localhost` is accepted already. Names are matched whole: allowing
-    /// `example.org` does not allow `feeds.example.org`. An error (a message) if `name` is not
-    /// a host name, or comes with a port.
-    ///
-    /// ```
-    /// use greenfetch_web::server::http::HostCheck;
-    /// let check = HostCheck::local().allow("feeds.example.org")?;
-    /// assert!(check.allows("FEEDS.example.org:8080"));
-    /// assert!(HostCheck::local().allow("not a name").is_err());
-    /// # Ok::<(), String>(())
-    /// ```
-    pub fn allow(mut self, name: &str) -> Result<Self, String> {
-        let bad = |why: &str| {
-            Err(format!(
-                "{name:?} {why}: expected a host name such as feeds.example.org, without a port"
-            ))
-        };
-        match parse_host(name) {
-            Some((_, Some(_))) => bad("has a port"),
-            Some((HostKind::Ip, None)) => Ok(self), // accepted anyway
-            Some((HostKind::Name(n), None)) => {
-                let n = n.strip_suffix('.').unwrap_or(n);
-                if n.is_empty() {
-                    return bad("is empty");
-                }
-                if n.contains('*') {
-                    return bad("is a wildcard (HostCheck::any accepts every Host)");
-                }
-                if !dns_name(n) {
-                    return bad("is not a host name");
-                }
-                let n = n.to_ascii_lowercase();
-                if !self.names.contains(&n) {
-                    self.names.push(n);
-                }
-                Ok(self)
-            }
-            None => bad("is not a host name"),
-        }
-    }
-
-    /// Whether a request with this `Host` value (port included) is answered.
-    ///
-    /// See the [type's example](Self).
-    pub fn allows(&self, host: &str) -> bool {
-        if self.any {
-            return true;
-        }
-        match parse_host(host) {
-            Some((HostKind::Ip, _)) => true,
-            Some((HostKind::Name(n), _)) => {
-                let n = n.strip_suffix('.').unwrap_or(n);
-                n.eq_ignore_ascii_case("localhost")
-                    || self.names.iter().any(|a| a.eq_ignore_ascii_case(n))
-            }
-            None => false,
-        }
-    }
-}
-
-/// The host part of a `Host` value or an authority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HostKind<'a> {
-    /// An IPv4 address (a trailing dot allowed), or an IPv6 address in brackets.
-    Ip,
-    /// A registered name, as sent (any case, maybe a trailing dot, maybe empty).
-    Name(&'a str),
-}
-
-/// Splits `uri-host [":" port]` (RFC 9110 §7.2) into the host and the port (`None` without a
-/// `:`); `None` if it is not that: a character a host name cannot have, an IPv6 address out of
-/// brackets or not an address inside them, a port that is not one.
-fn parse_host(value: &str) -> Option<(HostKind<'_>, Option<&str>)> {
-    let value = value.trim_matches([' ', '\t']);
-    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
-        let (inside, after) = rest.split_once(']')?;
-        inside.parse::<Ipv6Addr>().ok()?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':')?),
-        };
-        (HostKind::Ip, port)
-    } else {
-        let (name, port) = match value.rsplit_once(':') {
-            Some((n, p)) => (n, Some(p)),
-            None => (value, None),
-        };
-        // reg-name: unreserved, pct-encoded, sub-delims (so no `:`, `@`, `/`, space, `<`).
-        let ok = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
-        if !name.bytes().all(ok) {
-            return None;
-        }
-        let bare = name.strip_suffix('.').unwrap_or(name);
-        if bare.parse::<Ipv4Addr>().is_ok() {
-            (HostKind::Ip, port)
-        } else {
-            (HostKind::Name(name), port)
-        }
-    };
-    if let Some(p) = port {
-        let digits = p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
-        if !digits || p.parse::<u32>().is_ok_and(|n| n > 65535) {
-            return None;
-        }
-    }
-    Some((host, port))
-}
-
-/// Made of what DNS names are made of: a reg-name's `%`, `!`, `(` ... would be nothing to
-/// allow (no client sends them).
-fn dns_name(name: &str) -> bool {
-    name.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-}
-
-/// The name that [`HostCheck::allow`] would take to accept this `Host` (`--allow-host NAME`):
-/// the host without its port and trailing dot; `None` for an IP literal, an empty name, or
-/// one `allow` would not take.
-pub(crate) fn host_name(value: &str) -> Option<&str> {
-    match parse_host(value)? {
-        (HostKind::Name(n), _) => {
-            let n = n.strip_suffix('.').unwrap_or(n);
-            (!n.is_empty() && dns_name(n)).then_some(n)
-        }
-        (HostKind::Ip, _) => None,
-    }
-}
-
 /// What an [`HttpServer`] runs for each complete request. Closures
 /// `Fn(&Request) -> Response` are services.
 ///
@@ -642,10 +186,8 @@ where
 /// Connection counters of an [`HttpServer`].
 #[derive(Debug, Default)]
 pub(crate) struct ConnStats {
-    /// Connections open now.
-    pub(crate) open: AtomicU64,
-    /// Connections accepted so far.
-    pub(crate) accepted: AtomicU64,
+    /// Connections accepted and open now: the server's own count.
+    pub(crate) counts: Arc<ConnCounts>,
     /// Connections turned away with `503` (server full of busy connections, or too many from
     /// one client).
     pub(crate) refused: AtomicU64,
@@ -698,103 +240,18 @@ impl HttpServer {
         service: S,
         stats: Arc<ConnStats>,
     ) -> io::Result<Server> {
+        let counts = stats.counts.clone();
         let shared = Arc::new(Shared {
             cfg,
             service,
             stats,
             per_client: Mutex::new(HashMap::new()),
         });
-        Server::start(addr, move |stream, state| {
+        Server::start_counted(addr, counts, move |stream, state| {
             serve_connection(stream, state, &shared);
             Ok(())
         })
     }
-}
-
-/// The best of `offered` (media types, in the server's order of preference) for an `Accept`
-/// header: `None` when the header accepts none of them. No header, or an empty one, accepts
-/// anything (the first offered). Between equal q-values, the more specific range wins, then
-/// the one the client listed first, then the server's order.
-///
-/// ```
-/// use greenfetch_web::server::http::negotiate;
-/// let offered = ["text/plain", "application/json"];
-/// assert_eq!(negotiate(None, &offered), Some("text/plain"));
-/// assert_eq!(negotiate(Some("application/json"), &offered), Some("application/json"));
-/// assert_eq!(negotiate(Some("text/*;q=0.5, application/json;q=0.9"), &offered), Some("application/json"));
-/// assert_eq!(negotiate(Some("*/*"), &offered), Some("text/plain"));
-/// assert_eq!(negotiate(Some("image/png"), &offered), None);
-/// assert_eq!(negotiate(Some("application/json;q=0, */*"), &offered), Some("text/plain"));
-/// ```
-pub fn negotiate<'a>(accept: Option<&str>, offered: &[&'a str]) -> Option<&'a str> {
-    let accept = accept.map(str::trim).unwrap_or("");
-    if accept.is_empty() {
-        return offered.first().copied();
-    }
-    // Each range: (type, subtype, q in thousandths, position).
-    let ranges: Vec<(&str, &str, u32, usize)> = accept
-        .split(',')
-        .enumerate()
-        .filter_map(|(pos, part)| {
-            let mut params = part.split(';');
-            let (t, s) = params.next()?.trim().split_once('/')?;
-            let mut q = 1000;
-            for p in params {
-                if let Some((k, v)) = p.split_once('=') {
-                    if k.trim().eq_ignore_ascii_case("q") {
-                        q = v
-                            .trim()
-                            .parse::<f32>()
-                            .map_or(0, |q| (q.clamp(0.0, 1.0) * 1000.0) as u32);
-                    }
-                }
-            }
-            Some((t.trim(), s.trim(), q, pos))
-        })
-        .collect();
-    let mut best: Option<(&'a str, (u32, u8, usize))> = None;
-    for &media in offered {
-        let Some((mt, ms)) = media.split_once('/') else {
-            continue;
-        };
-        // The most specific matching range decides this type's q.
-        let matched = ranges
-            .iter()
-            .filter_map(|&(t, s, q, pos)| {
-                let specificity = if t.eq_ignore_ascii_case(mt) && s.eq_ignore_ascii_case(ms) {
-                    2
-                } else if t.eq_ignore_ascii_case(mt) && s == "*" {
-                    1
-                } else if t == "*" && s == "*" {
-                    0
-                } else {
-                    return None;
-                };
-                Some((specificity, q, pos))
-            })
-            .max_by_key(|&(specificity, _, pos)| (specificity, std::cmp::Reverse(pos)));
-        let Some((specificity, q, pos)) = matched else {
-            continue;
-        };
-        if q == 0 {
-            continue;
-        }
-        // Higher q, then more specific, then listed earlier by the client, then our order.
-        let key = (q, specificity, usize::MAX - pos);
-        let better = match best {
-            None => true,
-            Some((_, k)) => (key.0, key.1, key.2) > (k.0, k.1, k.2),
-        };
-        if better {
-            best = Some((media, key));
-        }
-    }
-    best.map(|(m, _)| m)
-}
-
-/// Whether the server's own error answers should be JSON for this `Accept`.
-fn wants_json(accept: Option<&str>) -> bool {
-    negotiate(accept, &["text/plain", "application/json"]) == Some("application/json")
 }
 
 /// Gives a client's connection slot back.
@@ -828,15 +285,6 @@ impl<'a> Busy<'a> {
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Counts the connection as open until it ends.
-struct OpenGuard<'a>(&'a ConnStats);
-
-impl Drop for OpenGuard<'_> {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -893,8 +341,10 @@ struct Framing {
 /// One connection: its socket, its read buffer, and its entry among the server's waiting
 /// connections.
 struct Conn<'a> {
-    stream: TcpStream,
-    read_timeout: Option<Duration>,
+    /// The socket, held to a read deadline for each wait and a write deadline for each write.
+    stream: GreenStream,
+    /// How long one write may wait for the client to take bytes.
+    write_timeout: Duration,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -913,39 +363,26 @@ enum ReadEnd {
     TimedOut,
 }
 
+/// Reads into `dst`, waiting at most `limit` (the stream re-homes after a timed-out wait and
+/// retries `Interrupted`); any error but the timeout ends the connection as an end of input.
+fn read_within(stream: &mut GreenStream, dst: &mut [u8], limit: Duration) -> ReadEnd {
+    stream.set_read_deadline(Some(Instant::now() + limit));
+    match stream.read(dst) {
+        Ok(0) => ReadEnd::Eof,
+        Ok(n) => ReadEnd::Data(n),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => ReadEnd::TimedOut,
+        Err(_) => ReadEnd::Eof,
+    }
+}
+
 impl Conn<'_> {
     /// Reads into the buffer's free space, waiting at most `limit`.
     fn read_more(&mut self, limit: Duration) -> ReadEnd {
-        // may keeps socket timeouts in whole milliseconds, and 0 would mean none.
-        if limit < Duration::from_millis(1) {
-            return ReadEnd::TimedOut;
+        let end = read_within(&mut self.stream, &mut self.buf[self.end..], limit);
+        if let ReadEnd::Data(n) = end {
+            self.end += n;
         }
-        let limit = Some(limit);
-        if self.read_timeout != limit {
-            if self.stream.set_read_timeout(limit).is_err() {
-                return ReadEnd::Eof;
-            }
-            self.read_timeout = limit;
-        }
-        loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
-                Ok(0) => return ReadEnd::Eof,
-                Ok(n) => {
-                    self.end += n;
-                    return ReadEnd::Data(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if e.kind() == io::ErrorKind::TimedOut
-                        || e.kind() == io::ErrorKind::WouldBlock =>
-                {
-                    // may resumed us from its timer thread: hop back onto a worker.
-                    greenfetch_runtime::wait::rehome();
-                    return ReadEnd::TimedOut;
-                }
-                Err(_) => return ReadEnd::Eof,
-            }
-        }
+        end
     }
 
     /// Registers the connection as waiting for its client. False if the server is stopping.
@@ -1124,7 +561,7 @@ impl Conn<'_> {
             let mut got = buffered;
             while got < body_len {
                 let limit = cfg.client_timeout.saturating_sub(started.elapsed());
-                match self.read_body(&mut body[got..], limit) {
+                match read_within(&mut self.stream, &mut body[got..], limit) {
                     ReadEnd::Data(n) => got += n,
                     ReadEnd::Eof => {
                         return reject(
@@ -1247,41 +684,19 @@ impl Conn<'_> {
         }
     }
 
-    /// Reads part of a body into `dst`, waiting at most `limit`.
-    fn read_body(&mut self, dst: &mut [u8], limit: Duration) -> ReadEnd {
-        if limit < Duration::from_millis(1) {
-            return ReadEnd::TimedOut;
-        }
-        if self.read_timeout != Some(limit) {
-            if self.stream.set_read_timeout(Some(limit)).is_err() {
-                return ReadEnd::Eof;
-            }
-            self.read_timeout = Some(limit);
-        }
-        loop {
-            match self.stream.read(dst) {
-                Ok(0) => return ReadEnd::Eof,
-                Ok(n) => return ReadEnd::Data(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if e.kind() == io::ErrorKind::TimedOut
-                        || e.kind() == io::ErrorKind::WouldBlock =>
-                {
-                    greenfetch_runtime::wait::rehome();
-                    return ReadEnd::TimedOut;
-                }
-                Err(_) => return ReadEnd::Eof,
-            }
-        }
-    }
-
+    /// Writes all of `bytes`, each write waiting at most the write timeout for the client to
+    /// take some.
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let r = self.stream.write_all(bytes);
-        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock)
-        {
-            greenfetch_runtime::wait::rehome();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            self.stream
+                .set_write_deadline(Some(Instant::now() + self.write_timeout));
+            match self.stream.write(rest)? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => rest = &rest[n..],
+            }
         }
-        r
+        Ok(())
     }
 
     /// Writes `resp`; `keep_alive` false adds `Connection: close`.
@@ -1314,7 +729,7 @@ impl Conn<'_> {
     /// Sends FIN, then reads and drops what the client still sends (bounded in bytes and
     /// time), so that closing does not reset the response away.
     fn linger(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+        let _ = self.stream.get_ref().shutdown(Shutdown::Write);
         let until = Instant::now() + LINGER_TIME;
         let mut left = LINGER_BYTES;
         if self.buf.len() < READ_BUF {
@@ -1369,7 +784,6 @@ enum ChunkedEnd {
     Bad(String),
 }
 
-/// Parses a request head; `Ok(None)` if it is not complete yet.
 /// Whether the request line ends in a well-formed version that is just not 1.0 or 1.1
 /// (`HTTP/2.0`, `HTTP/3`): that is a `505`; a mangled one (`HTTP/1.e`) is a bad request, `400`
 /// (found by fuzzing: a client's garbage must not be answered with a 5xx).
@@ -1384,6 +798,7 @@ fn names_a_version(buf: &[u8]) -> bool {
     }
 }
 
+/// Parses a request head; `Ok(None)` if it is not complete yet.
 fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rejection> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -1463,62 +878,38 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
     };
     req.path = path.to_owned();
     req.query = query;
-    let (mut close, mut keep) = (false, false);
-    let mut body_len: Option<u64> = None;
-    let mut chunked = false;
-    let mut expect_continue = false;
-    for (name, value) in &req.headers {
-        if name.eq_ignore_ascii_case("content-length") {
-            let v = value.trim();
-            let n = (!v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| v.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(|| bad(400, "bad_request", "bad Content-Length"))?;
-            if body_len.is_some_and(|m| m != n) {
-                return Err(bad(
-                    400,
-                    "bad_request",
-                    "conflicting Content-Length headers",
-                ));
-            }
-            body_len = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only `chunked`, once and alone (RFC 9112 §6.1): any other coding is 501.
-            let codings: Vec<&str> = value
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .collect();
-            let only_chunked = codings.len() == 1 && codings[0].eq_ignore_ascii_case("chunked");
-            if chunked || !only_chunked {
-                let mut r = bad(
-                    501,
-                    "not_implemented",
-                    "the only transfer coding accepted is chunked",
-                );
-                r.path = Some(req.path.clone());
-                return Err(r);
-            }
-            chunked = true;
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',') {
-                close |= token.trim().eq_ignore_ascii_case("close");
-                keep |= token.trim().eq_ignore_ascii_case("keep-alive");
-            }
-        } else if name.eq_ignore_ascii_case("expect") {
-            if value.trim().eq_ignore_ascii_case("100-continue") {
-                expect_continue = version == 1;
-            } else {
-                let mut r = bad(
-                    417,
-                    "expectation_failed",
-                    "only Expect: 100-continue is supported",
-                );
-                r.path = Some(req.path.clone());
-                return Err(r);
-            }
-        }
+    let fields = HeadFields::read(
+        req.headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    )
+    .map_err(|e| match e {
+        LengthError::Bad => bad(400, "bad_request", "bad Content-Length"),
+        LengthError::Conflicting => bad(400, "bad_request", "conflicting Content-Length headers"),
+    })?;
+    if fields.transfer == TransferCoding::Other {
+        // Only `chunked`, once and alone (RFC 9112 §6.1): any other coding is 501.
+        let mut r = bad(
+            501,
+            "not_implemented",
+            "the only transfer coding accepted is chunked",
+        );
+        r.path = Some(req.path.clone());
+        return Err(r);
     }
+    if fields.expect == Expect::Other {
+        let mut r = bad(
+            417,
+            "expectation_failed",
+            "only Expect: 100-continue is supported",
+        );
+        r.path = Some(req.path.clone());
+        return Err(r);
+    }
+    let (close, keep) = (fields.close, fields.keep_alive);
+    let body_len = fields.content_length;
+    let chunked = fields.transfer == TransferCoding::Chunked;
+    let expect_continue = fields.expect == Expect::Continue && version == 1;
     // RFC 9112 §3.2: one Host, of the right shape; HTTP/1.0 may leave it out.
     let mut hosts = req
         .headers
@@ -1571,19 +962,15 @@ fn parse_head(buf: &[u8], cfg: &HttpConfig) -> Result<Option<(usize, Head)>, Rej
 fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: &Shared<S>) {
     let stats = &shared.stats;
     let cfg = &shared.cfg;
-    stats.accepted.fetch_add(1, Ordering::Relaxed);
-    stats.open.fetch_add(1, Ordering::Relaxed);
-    let _open = OpenGuard(stats);
     let peer = match stream.peer_addr() {
         Ok(p) => p,
         Err(_) => return, // already gone
     };
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(cfg.client_timeout));
     let mut conn = Conn {
         handle: stream.inner().try_clone().ok(),
-        stream,
-        read_timeout: None,
+        stream: GreenStream::new(stream),
+        write_timeout: cfg.client_timeout,
         buf: vec![0; READ_BUF],
         start: 0,
         end: 0,
@@ -1608,7 +995,7 @@ fn serve_connection<S: Service>(stream: TcpStream, state: &ServerState, shared: 
     // Over the cap: make room by closing the connection that has waited longest for its
     // client. If none waits, turn this one away only when the server is full of requests being
     // served (the others are just starting, and will wait or be served in a moment).
-    if stats.open.load(Ordering::Relaxed) > cfg.max_connections as u64 {
+    if stats.counts.open.load(Ordering::Relaxed) > cfg.max_connections as u64 {
         if state.evict_oldest_waiting() {
             stats.evicted.fetch_add(1, Ordering::Relaxed);
         } else if stats.busy.load(Ordering::Relaxed) >= cfg.max_connections as u64 {

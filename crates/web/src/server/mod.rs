@@ -46,6 +46,7 @@
 
 pub mod dispatch;
 pub mod fixture;
+mod head;
 pub mod http;
 
 pub use fixture::{FixtureServer, run_fixture};
@@ -103,12 +104,28 @@ impl Server {
     where
         H: Fn(TcpStream, &ServerState) -> io::Result<()> + Send + Sync + 'static,
     {
+        Server::start_counted(addr, Arc::default(), handler)
+    }
+
+    /// [`Server::start`], counting connections into `counts`, which the caller can read as
+    /// well (serve's `/metrics`).
+    pub(crate) fn start_counted<H>(
+        addr: &str,
+        counts: Arc<ConnCounts>,
+        handler: H,
+    ) -> io::Result<Server>
+    where
+        H: Fn(TcpStream, &ServerState) -> io::Result<()> + Send + Sync + 'static,
+    {
         greenfetch_runtime::hub::ensure_started();
         refuse_shared_port(addr)?;
         let listener = TcpListener::bind(addr)?;
         socket2::SockRef::from(listener.inner()).listen(BACKLOG)?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(ServerState::default());
+        let state = Arc::new(ServerState {
+            counts,
+            ..ServerState::default()
+        });
         let handler = Arc::new(handler);
         let st = state.clone();
         let started = Event::new();
@@ -186,7 +203,7 @@ impl Server {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn connections(&self) -> u64 {
-        self.state.connections.load(Ordering::Relaxed)
+        self.state.counts.accepted.load(Ordering::Relaxed)
     }
 
     /// Connections open right now (accepted and not yet closed by either side).
@@ -203,7 +220,7 @@ impl Server {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn open_connections(&self) -> u64 {
-        self.state.open.load(Ordering::Relaxed)
+        self.state.counts.open.load(Ordering::Relaxed)
     }
 
     /// Stops the server: the accept loop ends and the listener is closed (new connects are
@@ -246,13 +263,23 @@ impl Drop for Server {
     }
 }
 
+/// A server's connections: counted once, by the accept loop, for every kind of server, and
+/// shared with what reports them.
+#[derive(Debug, Default)]
+pub(crate) struct ConnCounts {
+    /// Connections accepted so far.
+    pub(crate) accepted: AtomicU64,
+    /// Connections open now (accepted, and their green thread not yet finished).
+    pub(crate) open: AtomicU64,
+}
+
 /// What a server's connections share: counters, the stop flag, and the connections parked
 /// until the server stops.
 #[derive(Default)]
 pub(crate) struct ServerState {
     pub(crate) hits: AtomicU64,
-    pub(crate) connections: AtomicU64,
-    pub(crate) open: AtomicU64,
+    /// Connections accepted and open, counted here only (at the accept loop).
+    pub(crate) counts: Arc<ConnCounts>,
     stopped: AtomicBool,
     next_parked: AtomicU64,
     parked: may::sync::Mutex<HashMap<u64, TcpStream>>,
@@ -367,7 +394,7 @@ struct OpenGuard<'a>(&'a ServerState);
 
 impl Drop for OpenGuard<'_> {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        self.0.counts.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -378,8 +405,8 @@ where
     loop {
         match listener.accept() {
             Ok((stream, _peer)) => {
-                state.connections.fetch_add(1, Ordering::Relaxed);
-                state.open.fetch_add(1, Ordering::Relaxed);
+                state.counts.accepted.fetch_add(1, Ordering::Relaxed);
+                state.counts.open.fetch_add(1, Ordering::Relaxed);
                 let (state, handler) = (state.clone(), handler.clone());
                 greenfetch_runtime::spawn_n(move || {
                     let _open = OpenGuard(&state);

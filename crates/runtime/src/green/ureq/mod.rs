@@ -28,8 +28,8 @@
 //! }
 //! ```
 
-mod policy;
-mod resolver;
+pub mod policy;
+pub mod resolver;
 mod transport;
 
 use std::fmt;

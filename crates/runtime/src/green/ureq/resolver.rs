@@ -4,7 +4,7 @@
 //! which would stall every green thread on that worker. Here a literal IP skips the lookup; a
 //! name is looked up once by a small set of dedicated OS threads, concurrent lookups of the same
 //! name share one answer, and answers are cached for a while. The waiting green thread parks on
-//! an [`Event`](crate::Event). The lookup function can be replaced ([`GreenResolver::with_lookup`]),
+//! an [`Event`]. The lookup function can be replaced ([`GreenResolver::with_lookup`]),
 //! which is how tests map names to loopback and simulate a DNS failure without any traffic.
 //!
 //! # Examples

@@ -19,13 +19,13 @@ use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use may::net::TcpStream;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, RustlsConnector, Transport,
 };
 
 use super::policy::{AddressPolicy, Forbidden};
-use crate::Queue;
+use crate::Semaphore;
+use crate::green::stream::GreenStream;
 use crate::wait::lock;
 
 /// Sizes and limits of the green transport.
@@ -40,26 +40,27 @@ pub(crate) struct TransportSettings {
     pub(crate) connect_limit: usize,
 }
 
-/// A plain TCP connection over a may socket.
+/// A plain TCP connection over a green stream.
 pub(crate) struct MayTcp {
-    stream: TcpStream,
+    stream: GreenStream,
     buffers: LazyBuffers,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for MayTcp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MayTcp")
-            .field("peer", &self.stream.peer_addr().ok())
+            .field("peer", &self.stream.get_ref().peer_addr().ok())
             .finish()
     }
 }
 
+/// ureq's next timeout as a deadline (`None`: none).
+fn deadline(t: &NextTimeout) -> Option<Instant> {
+    t.not_zero().and_then(|d| Instant::now().checked_add(*d))
+}
+
 fn io_to_ureq(e: io::Error, reason: ureq::Timeout) -> ureq::Error {
-    if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
-        // may resumed us from its timer thread: hop back onto a worker.
-        crate::wait::rehome();
+    if e.kind() == io::ErrorKind::TimedOut {
         ureq::Error::Timeout(reason)
     } else {
         ureq::Error::Io(e)
@@ -76,11 +77,7 @@ impl Transport for MayTcp {
         if t.after.is_zero() {
             return Err(ureq::Error::Timeout(t.reason));
         }
-        let d = t.not_zero().map(|x| *x);
-        if d != self.write_timeout {
-            self.stream.set_write_timeout(d)?;
-            self.write_timeout = d;
-        }
+        self.stream.set_write_deadline(deadline(&t));
         let output = &self.buffers.output()[..amount];
         self.stream
             .write_all(output)
@@ -92,18 +89,11 @@ impl Transport for MayTcp {
         if t.after.is_zero() {
             return Err(ureq::Error::Timeout(t.reason));
         }
-        let d = t.not_zero().map(|x| *x);
-        if d != self.read_timeout {
-            self.stream.set_read_timeout(d)?;
-            self.read_timeout = d;
-        }
-        let n = loop {
-            match self.stream.read(self.buffers.input_append_buf()) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_to_ureq(e, t.reason)),
-            }
-        };
+        self.stream.set_read_deadline(deadline(&t));
+        let n = self
+            .stream
+            .read(self.buffers.input_append_buf())
+            .map_err(|e| io_to_ureq(e, t.reason))?;
         self.buffers.input_appended(n);
         Ok(n > 0)
     }
@@ -112,7 +102,7 @@ impl Transport for MayTcp {
         // Called under ureq's pool mutex: must not yield. A non-blocking peek on the raw socket
         // (may keeps it non-blocking) says "open and quiet" by WouldBlock.
         let mut one = [0u8; 1];
-        matches!(self.stream.inner().peek(&mut one), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        matches!(self.stream.get_ref().inner().peek(&mut one), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 }
 
@@ -168,6 +158,9 @@ impl Pool {
     /// A host that is never asked for again would keep its idle connections (and their file
     /// descriptors) for ever: a fetch list, or a service's strangers, can name any number of
     /// hosts. So once every `max_idle_age` the pool drops what has aged out, everywhere.
+    ///
+    /// greenfetch-web's client pool (client/conn.rs) has a deliberate copy of this, for its own
+    /// connection type.
     fn checkin(&self, key: Key, transport: Box<dyn Transport>) {
         let s = &self.settings;
         let mut stale = Vec::new();
@@ -268,25 +261,22 @@ impl Drop for Pooled {
 pub(crate) struct GreenConnector {
     pool: Arc<Pool>,
     tls: RustlsConnector,
-    /// Connect tokens: a green FIFO semaphore.
-    gate: Queue<()>,
+    /// Connects in flight at once: a permit each.
+    gate: Semaphore,
     policy: AddressPolicy,
 }
 
 impl fmt::Debug for GreenConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GreenConnector")
-            .field("connects_free", &self.gate.qsize())
+            .field("connects_free", &self.gate.counter())
             .finish()
     }
 }
 
 impl GreenConnector {
     pub(crate) fn new(settings: TransportSettings, policy: AddressPolicy) -> Self {
-        let gate = Queue::unbounded();
-        for _ in 0..settings.connect_limit.max(1) {
-            gate.put(());
-        }
+        let gate = Semaphore::new(settings.connect_limit.max(1));
         GreenConnector {
             pool: Arc::new(Pool {
                 state: Mutex::new(PoolState {
@@ -324,28 +314,20 @@ impl GreenConnector {
         if let (true, Some(f)) = (allowed.is_empty(), refused) {
             return Err(forbidden(f));
         }
-        self.gate.get();
-        let _token = Token(&self.gate);
+        let _permit = self.gate.acquire_guard();
         let mut last = None;
         for addr in &allowed {
-            let attempt = match timeout {
-                Some(t) => TcpStream::connect_timeout(addr, t),
-                None => TcpStream::connect(addr),
-            };
-            match attempt {
+            match GreenStream::connect(addr, timeout) {
                 Ok(stream) => {
-                    stream.set_nodelay(details.config.no_delay())?;
+                    stream.get_ref().set_nodelay(details.config.no_delay())?;
                     lock(&self.pool.state).opened += 1;
                     let s = &self.pool.settings;
                     return Ok(MayTcp {
                         stream,
                         buffers: LazyBuffers::new(s.input_buffer, s.output_buffer),
-                        read_timeout: None,
-                        write_timeout: None,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    crate::wait::rehome();
                     last = Some(ureq::Error::Timeout(ureq::Timeout::Connect));
                 }
                 Err(e) => last = Some(ureq::Error::Io(e)),
@@ -374,15 +356,6 @@ impl GreenConnector {
 /// A policy refusal as ureq carries it: an I/O error wrapping the [`Forbidden`].
 fn forbidden(f: Forbidden) -> ureq::Error {
     ureq::Error::Io(io::Error::new(io::ErrorKind::PermissionDenied, f))
-}
-
-/// Gives a connect token back when the connect attempt ends (or unwinds).
-struct Token<'a>(&'a Queue<()>);
-
-impl Drop for Token<'_> {
-    fn drop(&mut self) {
-        self.0.put(());
-    }
 }
 
 impl Connector<()> for GreenConnector {
