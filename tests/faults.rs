@@ -24,7 +24,9 @@ enum Want {
 const TIMEOUT: Duration = Duration::from_secs(2);
 const RETRIES: u32 = 1;
 
-fn run(cmd: &str, args: &[&str], input: &[u8]) -> (Output, Duration) {
+/// Runs `greenfetch CMD ARGS` with `input` on its stdin (fed from a thread, so a large input
+/// cannot deadlock against the output), and how long it took. Shared with `rawfaults`.
+pub(crate) fn run(cmd: &str, args: &[&str], input: &[u8]) -> (Output, Duration) {
     let start = Instant::now();
     let mut child = crate::util::greenfetch()
         .arg(cmd)

@@ -8,8 +8,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How the raw server sends a case's bytes.
 #[derive(Clone, Copy)]
@@ -345,35 +344,19 @@ fn reset(conn: TcpStream) {
     drop(conn);
 }
 
-fn run(cmd: &str, input: &str, extra: &[&str]) -> (std::process::Output, Duration) {
-    let start = Instant::now();
-    let mut child = crate::util::greenfetch()
-        .arg(cmd)
-        .args([
-            "-q",
-            "-f",
-            "jsonl",
-            "-c",
-            "16",
-            "--timeout",
-            "2s",
-            "--retries",
-            "0",
-        ])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out, start.elapsed())
+fn run(cmd: &str, input: &str) -> (std::process::Output, Duration) {
+    let args = [
+        "-q",
+        "-f",
+        "jsonl",
+        "-c",
+        "16",
+        "--timeout",
+        "2s",
+        "--retries",
+        "0",
+    ];
+    crate::faults::run(cmd, &args, input.as_bytes())
 }
 
 /// One record a line, in order, each the wanted outcome; where `fetch` succeeds, `titles` says
@@ -420,8 +403,8 @@ fn fetch_and_titles_take_every_raw_fault() {
         .iter()
         .map(|c| format!("http://{addr}{}\n", c.path))
         .collect();
-    let (out, took) = run("fetch", &input, &[]);
+    let (out, took) = run("fetch", &input);
     check("fetch", &cases, &out, took);
-    let (out, took) = run("titles", &input, &[]);
+    let (out, took) = run("titles", &input);
     check("titles", &cases, &out, took);
 }
