@@ -355,7 +355,8 @@ pub(crate) struct NetArgs {
     pub(crate) cacert: Option<PathBuf>,
 
     /// Resolve HOST:PORT to ADDR without asking DNS, like curl's --resolve (repeatable;
-    /// ADDR may be a comma list; an empty ADDR makes HOST fail to resolve).
+    /// ADDR may be a comma list; an empty ADDR makes HOST fail to resolve; HOST `*` is every
+    /// name on that PORT not pinned otherwise).
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub(crate) resolve: Vec<ResolveArg>,
 
