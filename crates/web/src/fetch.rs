@@ -22,7 +22,6 @@
 //! assert_eq!(err.message, "connection refused by 127.0.0.1:9");
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -32,12 +31,14 @@ use url::Url;
 use crate::client::{Client, ClientConfig, Request, decode};
 use crate::error::{Error, ErrorKind};
 use cookies::Cookies;
-use greenfetch_runtime::Queue;
 use greenfetch_runtime::wait::lock;
+use hosts::{HostSlot, HostSlots, SharedPacer};
 use robots::{Robots, RobotsFile};
 
 /// `-b/--cookie` and `--cookie-jar`: one RFC 6265 cookie engine for the run.
 pub mod cookies;
+/// `--per-host` and `--per-host-rate`: per-host state, bounded in the number of hosts.
+mod hosts;
 /// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
 pub mod robots;
 
@@ -310,9 +311,11 @@ impl Fetched {
 pub struct Fetcher {
     client: Client,
     cfg: FetchConfig,
-    hosts: Mutex<HashMap<String, Queue<()>>>,
+    /// `--per-host`: only the hosts with a request waiting or in flight.
+    hosts: Option<HostSlots>,
     next_start: Mutex<Instant>,
-    host_starts: Mutex<HashMap<String, Instant>>,
+    /// `--per-host-rate`: only the hosts whose next turn is ahead, at most 100,000.
+    host_starts: Option<SharedPacer>,
 }
 
 impl fmt::Debug for Fetcher {
@@ -408,10 +411,10 @@ impl Fetcher {
     pub fn new(cfg: FetchConfig) -> Self {
         Fetcher {
             client: Client::new(cfg.client.clone()),
-            cfg,
-            hosts: Mutex::new(HashMap::new()),
+            hosts: cfg.per_host.map(HostSlots::new),
             next_start: Mutex::new(Instant::now()),
-            host_starts: Mutex::new(HashMap::new()),
+            host_starts: cfg.per_host_rate.filter(|r| *r > 0.0).map(SharedPacer::new),
+            cfg,
         }
     }
 
@@ -440,9 +443,35 @@ impl Fetcher {
     ///
     /// See the [module example](self).
     pub fn fetch(&self, url: &str) -> Fetched {
+        match Url::parse(url) {
+            Ok(u) => self.fetch_inner(url, &u),
+            Err(e) => Fetched {
+                attempts: 1,
+                ..Fetched::failed(url, Error::new(ErrorKind::NotAUrl, format!("{url:?}: {e}")))
+            },
+        }
+    }
+
+    /// [`fetch`](Self::fetch) for a URL already parsed (a caller fetching the same URL many
+    /// times parses it once); the outcome's `url` is the URL as `Url` writes it.
+    ///
+    /// ```
+    /// let f = greenfetch_web::fetch::Fetcher::new(greenfetch_web::fetch::FetchConfig {
+    ///     retries: 0,
+    ///     ..Default::default()
+    /// });
+    /// let url = url::Url::parse("http://127.0.0.1:9/").unwrap(); // the discard port: refused
+    /// let out = greenfetch_runtime::spawn(move || f.fetch_url(&url)).wait().unwrap();
+    /// assert_eq!(out.error.unwrap().kind, greenfetch_web::error::ErrorKind::Connect);
+    /// ```
+    pub fn fetch_url(&self, url: &Url) -> Fetched {
+        self.fetch_inner(url.as_str(), url)
+    }
+
+    fn fetch_inner(&self, text: &str, url: &Url) -> Fetched {
         let start = Instant::now();
         let host = if self.cfg.per_host.is_some() {
-            host_of(url).unwrap_or_default()
+            host_of(text).unwrap_or_default()
         } else {
             String::new()
         };
@@ -452,7 +481,7 @@ impl Fetcher {
             let outcome = {
                 let _token = self.host_token(&host);
                 self.pace();
-                self.attempt(url)
+                self.attempt(text, url)
             };
             match outcome {
                 Attempt::Done(mut f) => {
@@ -483,23 +512,23 @@ impl Fetcher {
     }
 
     /// Waits for a per-host slot, if there is a per-host limit.
-    fn host_token(&self, host: &str) -> Option<HostToken> {
-        let n = self.cfg.per_host?;
-        let q = {
-            let mut hosts = lock(&self.hosts);
-            hosts
-                .entry(host.to_owned())
-                .or_insert_with(|| {
-                    let q = Queue::unbounded();
-                    for _ in 0..n.max(1) {
-                        q.put(());
-                    }
-                    q
-                })
-                .clone()
-        };
-        q.get();
-        Some(HostToken(q))
+    fn host_token<'a>(&'a self, host: &'a str) -> Option<HostSlot<'a>> {
+        self.hosts.as_ref().map(|h| h.take(host))
+    }
+
+    /// Hosts the per-host tables hold now: `--per-host`'s (hosts with a request waiting or in
+    /// flight) and `--per-host-rate`'s (hosts whose next turn is ahead). Both stay bounded
+    /// however many hosts a run visits.
+    ///
+    /// ```
+    /// let f = greenfetch_web::fetch::Fetcher::new(Default::default());
+    /// assert_eq!(f.hosts_held(), (0, 0));
+    /// ```
+    pub fn hosts_held(&self) -> (usize, usize) {
+        (
+            self.hosts.as_ref().map_or(0, HostSlots::len),
+            self.host_starts.as_ref().map_or(0, SharedPacer::len),
+        )
     }
 
     /// Waits for this request's turn under `rate` (evenly spaced starts).
@@ -524,25 +553,8 @@ impl Fetcher {
     /// Waits for this request's turn at its host under `per_host_rate`: the first request to a
     /// host goes at once, each next one 1/N s after the one before.
     fn pace_host(&self, host: &str) {
-        let Some(rate) = self.cfg.per_host_rate.filter(|r| *r > 0.0) else {
-            return;
-        };
-        let gap = Duration::from_secs_f64(1.0 / rate);
-        let at = {
-            let mut starts = lock(&self.host_starts);
-            let now = Instant::now();
-            if starts.len() >= 10_000 {
-                // Hosts whose next slot has passed need no memory: they may start at once.
-                starts.retain(|_, next| *next > now);
-            }
-            let next = starts.entry(host.to_owned()).or_insert(now);
-            let at = (*next).max(now);
-            *next = at + gap;
-            at
-        };
-        let wait = at.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            greenfetch_runtime::sleep(wait);
+        if let Some(p) = &self.host_starts {
+            p.wait_turn(host);
         }
     }
 
@@ -621,24 +633,15 @@ impl Fetcher {
     }
 
     /// One attempt: the request and every redirect hop after it, under one deadline.
-    fn attempt(&self, url: &str) -> Attempt {
+    fn attempt(&self, url: &str, first: &Url) -> Attempt {
         let mut out = Fetched {
             url: url.to_owned(),
             ..Fetched::default()
         };
-        let first = match Url::parse(url) {
-            Ok(u) => u,
-            Err(e) => {
-                return Attempt::Done(Fetched::failed(
-                    url,
-                    Error::new(ErrorKind::NotAUrl, format!("{url:?}: {e}")),
-                ));
-            }
-        };
         let t0 = Instant::now();
         let deadline = self.cfg.timeout.map(|t| t0 + t);
-        let home = origin(&first);
-        let mut current = first;
+        let home = origin(first);
+        let mut current = first.clone();
         let mut body = self.cfg.body.clone();
         let mut method: String = match (&self.cfg.method, self.cfg.head_only, &body) {
             (Some(m), _, _) => m.clone(),
@@ -854,15 +857,6 @@ impl Fetcher {
     fn fail(mut out: Fetched, kind: ErrorKind, message: String) -> Fetched {
         out.error = Some(Error::new(kind, message));
         out
-    }
-}
-
-/// Gives a per-host slot back.
-struct HostToken(Queue<()>);
-
-impl Drop for HostToken {
-    fn drop(&mut self) {
-        self.0.put(());
     }
 }
 

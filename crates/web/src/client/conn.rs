@@ -327,7 +327,13 @@ impl Pool {
         loop {
             let idle = {
                 let mut st = lock(&self.state);
-                let idle = st.idle.get_mut(key)?.pop()?;
+                let list = st.idle.get_mut(key)?;
+                let idle = list.pop()?;
+                if list.is_empty() {
+                    // A key holds an entry only while it has an idle connection: a run over
+                    // millions of hosts leaves none behind.
+                    st.idle.remove(key);
+                }
                 st.total -= 1;
                 idle
             };
@@ -365,10 +371,18 @@ impl Pool {
         }
         let room = st.total < s.max_idle_total.max(s.max_idle_per_host);
         if room {
-            let list = st.idle.entry(conn.key.clone()).or_default();
-            if list.len() < s.max_idle_per_host {
-                list.push(Idle { conn, since: now });
-                st.total += 1;
+            let idle = Idle { conn, since: now };
+            match st.idle.get_mut(&idle.conn.key) {
+                Some(list) if list.len() < s.max_idle_per_host => {
+                    list.push(idle);
+                    st.total += 1;
+                }
+                Some(_) => {}
+                None => {
+                    let key = idle.conn.key.clone();
+                    st.idle.insert(key, vec![idle]);
+                    st.total += 1;
+                }
             }
         }
         drop(st);
@@ -397,5 +411,38 @@ pub(crate) struct Token<'a>(pub(crate) &'a Gate);
 impl Drop for Token<'_> {
     fn drop(&mut self) {
         self.0.put(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool holds at most `max_idle_total` connections, and a key only while it has one:
+    /// checking in connections to ever more hosts never grows it past its cap, and checking
+    /// them out leaves no key behind.
+    #[test]
+    fn the_pool_is_bounded_in_hosts_and_keeps_no_empty_keys() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pool = Pool::new(PoolSettings {
+            max_idle_per_host: 2,
+            max_idle_total: 8,
+            max_idle_age: Duration::from_secs(3600),
+        });
+        let mut peers = Vec::new();
+        for i in 0..40 {
+            let tcp = TcpStream::connect(addr).unwrap();
+            peers.push(listener.accept().unwrap().0);
+            pool.checkin(Conn::new(Stream::Tcp(tcp), format!("http://h{i}.test:80")));
+            let st = lock(&pool.state);
+            assert!(st.total <= 8 && st.idle.len() <= 8, "{} idle", st.total);
+        }
+        assert_eq!(pool.idle(), 8);
+        for i in 0..40 {
+            let _ = pool.checkout(&format!("http://h{i}.test:80"));
+        }
+        let st = lock(&pool.state);
+        assert_eq!((st.total, st.idle.len()), (0, 0));
     }
 }
