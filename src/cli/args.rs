@@ -48,8 +48,9 @@ pub(crate) enum Command {
     /// Benchmark fetching: sweep the pool size against the embedded fixture server (or
     /// --target), and report throughput, latency percentiles, errors and memory per level.
     ///
-    /// Every level runs fetch's machinery: a green pool of the level's size feeding imap, and
-    /// a fetcher built from the same network options as `fetch`. Each level gets a fresh
+    /// Every level runs fetch's machinery: a green pool of the level's size, whose green
+    /// threads take the requests in order, and a fetcher built from the same network options
+    /// as `fetch`. Each level gets a fresh
     /// fetcher and so fresh connections: levels are independent, and connection set-up counts
     /// in every level. The embedded server runs in the same process, on the same workers.
     ///

@@ -3,17 +3,18 @@
 //!
 //! Each level is what `greenfetch fetch -c N` does with N-sized pools: a fresh
 //! [`Fetcher`](greenfetch::fetch::Fetcher) built by the same `fetch_config` from the same
-//! network options, a [`GreenPool`] of the level's size, and `imap` handing results back in
-//! input order to the thread that tallies them. A fresh fetcher means fresh connections, so
-//! levels do not share warm connections and connection set-up counts in each.
+//! network options, and a [`GreenPool`] of the level's size. Its N green threads take request
+//! numbers in order and tally their results themselves (no hand-over per request). A fresh
+//! fetcher means fresh connections, so levels do not share warm connections and connection
+//! set-up counts in each.
 //!
 //! Two ways to drive load:
 //!
 //! - **closed loop** (the default): a pool slot sends its next request when its last one ends;
-//!   latency is measured from the moment the task starts.
-//! - **open loop** (`--rate R`): request `i` is due at `t0 + i/R`. Its task sleeps (a green
-//!   sleep) until then if it starts early, and its latency runs from the due time, not from
-//!   when it got a slot. `imap` starts items in order as slots free up, so a request that could
+//!   latency is measured from the moment the slot starts on it.
+//! - **open loop** (`--rate R`): request `i` is due at `t0 + i/R`. The slot that takes it sleeps
+//!   (a green sleep) until then if it is early, and its latency runs from the due time, not from
+//!   when a slot took it. Slots take requests in order as they free up, so a request that could
 //!   not start on time because the pool (or the server) was behind is charged for the wait:
 //!   the correction for coordinated omission that wrk2 and oha make.
 //!
@@ -24,14 +25,16 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use greenfetch::error::ErrorKind;
 use greenfetch::fetch::Fetcher;
 use greenfetch::server::FixtureServer;
+use greenfetch::wait::lock;
 use greenfetch::{GreenPool, hub};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -54,6 +57,8 @@ const DEFAULT_MIN_REQUESTS: u64 = 500;
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// The fixture server's longest `/delay`.
 const MAX_DELAY_MS: u64 = 600_000;
+/// Shards of a level's tally (each a histogram of about 190 KB).
+const TALLY_SHARDS: usize = 8;
 
 /// What every request of a level asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +211,19 @@ impl Level {
 
     fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// Adds another tally of the same level (a shard) to this one.
+    fn merge(&mut self, other: &Level) -> Result<(), String> {
+        self.ok += other.ok;
+        self.attempts += other.attempts;
+        self.bytes += other.bytes;
+        for (k, v) in &other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        self.latency_us
+            .add(&other.latency_us)
+            .map_err(|e| format!("latency histogram: {e:?}"))
     }
 
     fn secs(&self) -> f64 {
@@ -587,63 +605,102 @@ impl LevelRun {
         let pb = progress::level_bar(a.quiet, n, &format!("c={c}"));
         let feeds = *workload == Workload::Feeds;
         let delay = workload.delay();
-        let f2 = fetcher.clone();
-        let t0 = Instant::now();
-        let task = move |i: u64| {
-            let start = match rate {
-                Some(r) => {
-                    let due = t0 + Duration::from_secs_f64(i as f64 / r);
-                    let now = Instant::now();
-                    if due > now {
-                        greenfetch::sleep(due - now);
-                    }
-                    due
-                }
-                None => Instant::now(),
-            };
-            let url = format!("{base}{}", workload.path(i));
-            let f = f2.fetch(&url);
-            let mut error = f.error.as_ref().map(|e| e.kind);
-            if feeds && error.is_none() {
-                if let Err(e) = greenfetch::feed::title_only(&f.body, f.content_type.as_deref()) {
-                    error = Some(e.kind);
-                }
-            }
-            Sample {
-                latency: start.elapsed(),
-                bytes: f.bytes,
-                attempts: f.attempts,
-                error,
-            }
+        // The level's tally, in shards that the green threads seldom contend for (each records
+        // into the shard of its slot), merged when the level ends.
+        let shards: Arc<Vec<Mutex<Level>>> = Arc::new(
+            (0..TALLY_SHARDS.min(c.max(1)))
+                .map(|_| Level::new(c, n).map(Mutex::new))
+                .collect::<Result<_, _>>()?,
+        );
+        let next = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        // A URL that is the same for every request is made once.
+        let fixed_url: Option<Arc<str>> = match &*workload {
+            Workload::Bytes(_) => Some(format!("{base}{}", workload.path(0)).into()),
+            _ => None,
         };
-        let mut it = pool.imap(task, 0..n);
-        let mut done = 0u64;
+        let t0 = Instant::now();
+        // One green thread per slot, each sending its next request when its last one ends
+        // (closed loop) or when it is due (open loop), taking request numbers in order: what
+        // `imap` over the pool did, without a green thread and a hand-over per request.
+        for slot in 0..c.min(usize::try_from(n).unwrap_or(usize::MAX)) {
+            let (fetcher, workload, base) = (fetcher.clone(), workload.clone(), base.clone());
+            let (shards, next, done, failed) =
+                (shards.clone(), next.clone(), done.clone(), failed.clone());
+            let fixed_url = fixed_url.clone();
+            pool.spawn_n(move || {
+                let shard = &shards[slot % shards.len()];
+                while !INTERRUPTED.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let one = || {
+                        let start = match rate {
+                            Some(r) => {
+                                let due = t0 + Duration::from_secs_f64(i as f64 / r);
+                                let now = Instant::now();
+                                if due > now {
+                                    greenfetch::sleep(due - now);
+                                }
+                                due
+                            }
+                            None => Instant::now(),
+                        };
+                        let f = match &fixed_url {
+                            Some(u) => fetcher.fetch(u),
+                            None => fetcher.fetch(&format!("{base}{}", workload.path(i))),
+                        };
+                        let mut error = f.error.as_ref().map(|e| e.kind);
+                        if feeds && error.is_none() {
+                            if let Err(e) =
+                                greenfetch::feed::title_only(&f.body, f.content_type.as_deref())
+                            {
+                                error = Some(e.kind);
+                            }
+                        }
+                        Sample {
+                            latency: start.elapsed(),
+                            bytes: f.bytes,
+                            attempts: f.attempts,
+                            error,
+                        }
+                    };
+                    // A request that panicked (a bug) still counts, as an internal error.
+                    let sample = catch_unwind(AssertUnwindSafe(one)).unwrap_or(Sample {
+                        latency: Duration::ZERO,
+                        bytes: 0,
+                        attempts: 1,
+                        error: Some(ErrorKind::Internal),
+                    });
+                    if sample.error.is_some() {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    lock(shard).record(&sample);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
         loop {
             if INTERRUPTED.load(Ordering::Relaxed) {
                 pb.finish_and_clear();
                 return Ok(None);
             }
-            match it.next_timeout(Duration::from_millis(100)) {
-                Ok(Some(Ok(sample))) => level.record(&sample),
-                // A task that died (a bug) still counts, as an internal error.
-                Ok(Some(Err(_))) => {
-                    *level
-                        .errors
-                        .entry(ErrorKind::Internal.as_str())
-                        .or_default() += 1
-                }
-                Ok(None) => break,
-                Err(_) => continue,
+            let idle = pool.waitall_timeout(Duration::from_millis(100));
+            pb.set_position(done.load(Ordering::Relaxed));
+            progress::set_errors(&pb, failed.load(Ordering::Relaxed));
+            if idle.unwrap_or(true) {
+                break;
             }
-            done += 1;
-            pb.set_position(done);
-            progress::set_errors(&pb, level.error_count());
         }
         level.elapsed = t0.elapsed();
         pb.finish_and_clear();
+        for shard in shards.iter() {
+            level.merge(&lock(shard))?;
+        }
         level.connections_opened = fetcher.client().connections_opened();
         level.ideal = delay.map(|d| ideal_time(n, c, d, rate));
-        drop(it);
         drop(pool);
         drop(fetcher);
         level.peak_rss_kib = peak_rss_kib();

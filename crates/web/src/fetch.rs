@@ -316,6 +316,9 @@ pub struct Fetcher {
     next_start: Mutex<Instant>,
     /// `--per-host-rate`: only the hosts whose next turn is ahead, at most 100,000.
     host_starts: Option<SharedPacer>,
+    /// The request headers for a URL without credentials and no cookie engine, by
+    /// `trusted * 2 + with_body`.
+    fixed_headers: [Vec<(String, String)>; 4],
 }
 
 impl fmt::Debug for Fetcher {
@@ -409,13 +412,21 @@ impl Fetcher {
     /// assert_eq!(f.client().connections_opened(), 0);
     /// ```
     pub fn new(cfg: FetchConfig) -> Self {
-        Fetcher {
+        let mut f = Fetcher {
             client: Client::new(cfg.client.clone()),
             hosts: cfg.per_host.map(HostSlots::new),
             next_start: Mutex::new(Instant::now()),
             host_starts: cfg.per_host_rate.filter(|r| *r > 0.0).map(SharedPacer::new),
+            fixed_headers: Default::default(),
             cfg,
+        };
+        if f.cfg.cookies.is_none() {
+            // Any URL without credentials gives the same headers.
+            let plain = Url::parse("http://greenfetch.invalid/").expect("a valid URL");
+            f.fixed_headers = [(false, false), (false, true), (true, false), (true, true)]
+                .map(|(trusted, with_body)| f.make_headers(&plain, trusted, with_body));
         }
+        f
     }
 
     /// The client underneath.
@@ -558,8 +569,24 @@ impl Fetcher {
         }
     }
 
-    /// The headers of one hop's request.
-    fn headers_for(&self, url: &Url, trusted: bool, with_body: bool) -> Vec<(String, String)> {
+    /// The headers of one hop's request: without cookies or credentials in the URL, the ones
+    /// made once when the fetcher was.
+    fn headers_for(
+        &self,
+        url: &Url,
+        trusted: bool,
+        with_body: bool,
+    ) -> std::borrow::Cow<'_, [(String, String)]> {
+        if self.cfg.cookies.is_none() && url.username().is_empty() && url.password().is_none() {
+            return std::borrow::Cow::Borrowed(
+                &self.fixed_headers[usize::from(trusted) * 2 + usize::from(with_body)],
+            );
+        }
+        std::borrow::Cow::Owned(self.make_headers(url, trusted, with_body))
+    }
+
+    /// The headers of one hop's request, made for it.
+    fn make_headers(&self, url: &Url, trusted: bool, with_body: bool) -> Vec<(String, String)> {
         let given = |name: &str| {
             self.cfg
                 .headers

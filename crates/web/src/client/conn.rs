@@ -74,6 +74,9 @@ pub(crate) struct Conn {
     timeout: Option<Duration>,
     /// The deadline of the current operation (`None`: no limit).
     deadline: Option<Instant>,
+    /// The last read from the socket took less than it had room for: the socket was drained
+    /// then, so anything that arrived since has raised a readiness event.
+    drained: bool,
     /// Taken from the pool (a failure before any answer may be a stale connection).
     pub(crate) reused: bool,
     pub(crate) key: String,
@@ -102,6 +105,7 @@ impl Conn {
             end: 0,
             timeout: None,
             deadline: None,
+            drained: false,
             reused: false,
             key,
         }
@@ -235,8 +239,10 @@ impl Conn {
         let mut buf = std::mem::take(&mut self.buf);
         let end = self.end;
         let read = self.io(|s| s.read(&mut buf[end..]));
+        let room = buf.len() - end;
         self.buf = buf;
         let n = read?;
+        self.drained = n < room;
         self.end += n;
         Ok(n)
     }
@@ -254,7 +260,31 @@ impl Conn {
             self.consume(n);
             return Ok(n);
         }
-        self.io(|s| s.read(out))
+        let n = self.io(|s| s.read(out))?;
+        self.drained = n < out.len();
+        Ok(n)
+    }
+
+    /// Whether the peer has certainly sent nothing (no data, no close) since this connection's
+    /// last read, known without a system call: that read drained the socket, and may's event
+    /// loop has flagged no readiness to read since (its edge-triggered epoll flags every
+    /// arrival). A flag raised by the last answer's own bytes, or a stream under TLS, makes
+    /// this false, and the caller asks the socket instead.
+    fn quiet(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use may::io::AsIoData;
+            // EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP.
+            const READ_EVENTS: usize = 0x001 | 0x002 | 0x008 | 0x010 | 0x2000;
+            if let Stream::Tcp(s) = &self.stream {
+                let flags = s
+                    .as_io_data()
+                    .io_flag
+                    .load(std::sync::atomic::Ordering::Acquire);
+                return self.drained && flags & READ_EVENTS == 0;
+            }
+        }
+        false
     }
 
     /// Whether the peer is still there and quiet: a non-blocking peek says "would block". Must
@@ -338,7 +368,9 @@ impl Pool {
                 idle
             };
             // Stale or closed by the peer meanwhile: drop it (outside the lock), look again.
-            if idle.since.elapsed() < self.settings.max_idle_age && idle.conn.is_open() {
+            if idle.since.elapsed() < self.settings.max_idle_age
+                && (idle.conn.quiet() || idle.conn.is_open())
+            {
                 let mut c = idle.conn;
                 c.reused = true;
                 return Some(c);

@@ -56,6 +56,9 @@ enum Parsed {
     Done(usize, Head),
 }
 
+/// Kept out of line: its 64 header slots (2 KiB) would otherwise be in `read_head`'s frame
+/// through every wait for an answer.
+#[inline(never)]
 fn parse(bytes: &[u8], limits: HeadLimits, keep_raw: bool) -> Result<Parsed, HeadError> {
     let mut small = [httparse::EMPTY_HEADER; 64];
     let mut big;
@@ -107,6 +110,12 @@ fn parse(bytes: &[u8], limits: HeadLimits, keep_raw: bool) -> Result<Parsed, Hea
     ))
 }
 
+/// Whether `bytes` hold a head's end: a line feed followed by CRLF or by another line feed.
+fn head_ends(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', bytes)
+        .any(|i| matches!(&bytes[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]))
+}
+
 /// Reads one response head from `conn`, skipping interim (1xx) answers other than 101.
 ///
 /// The head is parsed only once its blank line has arrived, so a head dripped a byte at a time
@@ -124,8 +133,7 @@ pub(crate) fn read_head(
         if !have.is_empty() {
             seen_any = true;
             let from = searched.saturating_sub(3);
-            let ended = memchr::memmem::find(&have[from..], b"\n\r\n").is_some()
-                || memchr::memmem::find(&have[from..], b"\n\n").is_some();
+            let ended = head_ends(&have[from..]);
             searched = have.len();
             if ended {
                 match parse(have, limits, keep_raw)? {
