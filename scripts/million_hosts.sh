@@ -13,6 +13,7 @@
 # namespaces) for unshare. Bounded: N URLs, at most TMO seconds (default 1200), then it stops.
 #
 # Environment: BIN (default target/release/greenfetch), C (concurrency, default 500),
+# GF_ARGS (more options for `greenfetch fetch`, e.g. `--workers 1`),
 # TMO (seconds, default 1200), OUT (directory for rss.tsv and the logs, default a new one under
 # /tmp). Prints the RSS curve (hosts done, RSS in MiB) and PASS or FAIL: PASS when every input
 # got one outcome, in order, each a 200, and the RSS after the last host is within 10% (or
@@ -24,7 +25,8 @@ C=${C:-500}
 TMO=${TMO:-1200}
 if [[ -z ${GREENFETCH_IN_NETNS:-} ]]; then
   [[ -x $BIN ]] || { echo "no $BIN: cargo build --release first" >&2; exit 2; }
-  exec unshare -n env GREENFETCH_IN_NETNS=1 BIN="$BIN" C="$C" TMO="$TMO" OUT="${OUT:-}" "$0" "$N"
+  exec unshare -n env GREENFETCH_IN_NETNS=1 BIN="$BIN" C="$C" TMO="$TMO" OUT="${OUT:-}" \
+    GF_ARGS="${GF_ARGS:-}" "$0" "$N"
 fi
 
 ip link set lo up
@@ -70,7 +72,7 @@ awk -v out="$OUT/done" '
   <"$OUT/summary" >"$OUT/check" &
 PIPE=$!
 "$BIN" fetch -q -f summary -c "$C" --retries 0 --timeout 20s \
-  --resolve "*:$PORT:127.0.0.1" --per-host 2 --per-host-rate 20/s --robots -b '' \
+  --resolve "*:$PORT:127.0.0.1" --per-host 2 --per-host-rate 20/s --robots -b '' ${GF_ARGS:-} \
   <"$OUT/urls" >"$OUT/summary" 2>"$OUT/fetch.err" &
 GF=$!
 
