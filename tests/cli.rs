@@ -191,6 +191,91 @@ fn tempdir() -> std::path::PathBuf {
     d
 }
 
+/// `--resolve '*:PORT:ADDR'` sends every name on PORT to ADDR (an exact pin still wins), and
+/// a run over many distinct hosts with the per-host limits on gives every input its outcome.
+#[test]
+fn a_wildcard_resolve_pins_every_name_and_an_exact_pin_wins() {
+    let srv = FixtureServer::start("127.0.0.1:0").unwrap();
+    let port = srv.addr().port();
+    // First on `localhost` alone, which the system would resolve locally: a wildcard with no
+    // address must make it fail, and an exact pin must win over that wildcard. Only then are
+    // the `.test` names below sent behind a wildcard, so a broken wildcard never makes them
+    // lookups that leave the machine.
+    let nowhere = format!("*:{port}:");
+    let url = format!("http://localhost:{port}/bytes/3\n");
+    let out = run(
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--retries",
+            "0",
+            "--resolve",
+            &nowhere,
+        ],
+        &url,
+    );
+    assert_eq!(
+        jsonl(&out)[0]["error"]["kind"],
+        "dns",
+        "the wildcard was not used"
+    );
+    let exact = format!("localhost:{port}:127.0.0.1");
+    let out = run(
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--resolve",
+            &nowhere,
+            "--resolve",
+            &exact,
+        ],
+        &url,
+    );
+    assert_eq!(jsonl(&out)[0]["status"], 200, "the exact pin did not win");
+
+    let lines: String = (0..200)
+        .map(|i| format!("http://h{i}.test:{port}/bytes/{}\n", i % 7))
+        .chain(std::iter::once(format!(
+            "http://gone.test:{port}/bytes/1\n"
+        )))
+        .collect();
+    let wildcard = format!("*:{port}:127.0.0.1");
+    let gone = format!("gone.test:{port}:");
+    let out = run(
+        &[
+            "fetch",
+            "-q",
+            "-f",
+            "jsonl",
+            "--retries",
+            "0",
+            "-c",
+            "20",
+            "--per-host",
+            "1",
+            "--per-host-rate",
+            "1000/s",
+            "--resolve",
+            &gone,
+            "--resolve",
+            &wildcard,
+        ],
+        &lines,
+    );
+    let recs = jsonl(&out);
+    assert_eq!(recs.len(), 201, "{}", String::from_utf8_lossy(&out.stderr));
+    for (i, r) in recs.iter().take(200).enumerate() {
+        assert_eq!(r["index"], i as u64);
+        assert_eq!(r["status"], 200, "{r}");
+        assert_eq!(r["bytes"], (i % 7) as u64);
+    }
+    assert_eq!(recs[200]["error"]["kind"], "dns");
+}
+
 #[test]
 fn shards_cover_every_input_exactly_once() {
     let srv = FixtureServer::start("127.0.0.1:0").unwrap();

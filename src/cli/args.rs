@@ -171,9 +171,10 @@ pub(crate) enum Command {
     /// Benchmark fetching: sweep the pool size against the embedded fixture server (or
     /// --target), and report throughput, latency percentiles, errors and memory per level.
     ///
-    /// Every level runs fetch's machinery: a green pool of the level's size feeding imap, and
-    /// a fetcher built from the same network options as `fetch` (but no retries unless
-    /// --retries: a benchmark counts failures, it does not hide them). Each level gets a fresh
+    /// Every level runs fetch's machinery: a green pool of the level's size, whose green
+    /// threads take the requests in order, and a fetcher built from the same network options
+    /// as `fetch` (but no retries unless --retries: a benchmark counts failures, it does not
+    /// hide them). Each level gets a fresh
     /// fetcher and so fresh connections: levels are independent, and connection set-up counts
     /// in every level. The embedded server runs in the same process, on the same workers.
     ///
@@ -560,7 +561,8 @@ pub(crate) struct NetArgs {
     pub(crate) location_trusted: bool,
 
     /// Resolve HOST:PORT to ADDR without asking DNS, like curl's --resolve (repeatable;
-    /// ADDR may be a comma list; an empty ADDR makes HOST fail to resolve).
+    /// ADDR may be a comma list; an empty ADDR makes HOST fail to resolve; HOST `*` is every
+    /// name on that PORT not pinned otherwise).
     #[arg(long, value_name = "HOST:PORT:ADDR", help_heading = REQUEST)]
     pub(crate) resolve: Vec<ResolveArg>,
 

@@ -3,17 +3,18 @@
 //!
 //! Each level is what `greenfetch fetch -c N` does with N-sized pools: a fresh
 //! [`Fetcher`](greenfetch::fetch::Fetcher) built by the same `fetch_config` from the same
-//! network options, a [`GreenPool`] of the level's size, and `imap` handing results back in
-//! input order to the thread that tallies them. A fresh fetcher means fresh connections, so
-//! levels do not share warm connections and connection set-up counts in each.
+//! network options, and a [`GreenPool`] of the level's size. Its N green threads take request
+//! numbers in order and tally their results themselves (no hand-over per request). A fresh
+//! fetcher means fresh connections, so levels do not share warm connections and connection
+//! set-up counts in each.
 //!
 //! Two ways to drive load:
 //!
 //! - **closed loop** (the default): a pool slot sends its next request when its last one ends;
-//!   latency is measured from the moment the task starts.
-//! - **open loop** (`--rate R`): request `i` is due at `t0 + i/R`. Its task sleeps (a green
-//!   sleep) until then if it starts early, and its latency runs from the due time, not from
-//!   when it got a slot. `imap` starts items in order as slots free up, so a request that could
+//!   latency is measured from the moment the slot starts on it.
+//! - **open loop** (`--rate R`): request `i` is due at `t0 + i/R`. The slot that takes it sleeps
+//!   (a green sleep) until then if it is early, and its latency runs from the due time, not from
+//!   when a slot took it. Slots take requests in order as they free up, so a request that could
 //!   not start on time because the pool (or the server) was behind is charged for the wait:
 //!   the correction for coordinated omission that wrk2 and oha make.
 //!
@@ -24,14 +25,16 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use greenfetch::error::ErrorKind;
 use greenfetch::fetch::Fetcher;
 use greenfetch::server::FixtureServer;
+use greenfetch::wait::lock;
 use greenfetch::{GreenPool, hub};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -55,6 +58,8 @@ const DEFAULT_MIN_REQUESTS: u64 = 500;
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// The fixture server's longest `/delay`.
 const MAX_DELAY_MS: u64 = 600_000;
+/// Shards of a level's tally (each a histogram of about 190 KB).
+const TALLY_SHARDS: usize = 8;
 
 /// What every request of a level asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +213,19 @@ impl Level {
 
     fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// Adds another tally of the same level (a shard) to this one.
+    fn merge(&mut self, other: &Level) -> Result<(), String> {
+        self.ok += other.ok;
+        self.attempts += other.attempts;
+        self.bytes += other.bytes;
+        for (k, v) in &other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        self.latency_us
+            .add(&other.latency_us)
+            .map_err(|e| format!("latency histogram: {e:?}"))
     }
 
     fn secs(&self) -> f64 {
@@ -659,81 +677,112 @@ impl LevelRun {
         let pb = progress::level_bar(a.quiet, bar_len, &format!("c={c}"), duration.is_some());
         let feeds = *workload == Workload::Feeds;
         let delay = workload.delay();
-        let f2 = fetcher.clone();
+        // The level's tally, in shards that the green threads seldom contend for (each records
+        // into the shard of its slot), merged when the level ends.
+        let shards: Arc<Vec<Mutex<Level>>> = Arc::new(
+            (0..TALLY_SHARDS.min(c.max(1)))
+                .map(|_| Level::new(c, n).map(Mutex::new))
+                .collect::<Result<_, _>>()?,
+        );
+        let next = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicU64::new(0));
+        // A URL that is the same for every request is made once.
+        let fixed_url: Option<Arc<str>> = match &*workload {
+            Workload::Bytes(_) => Some(format!("{base}{}", workload.path(0)).into()),
+            _ => None,
+        };
         let t0 = Instant::now();
-        let task = move |i: u64| {
-            let start = match rate {
-                Some(r) => {
-                    let due = t0 + Duration::from_secs_f64(i as f64 / r);
-                    let now = Instant::now();
-                    if due > now {
-                        greenfetch::sleep(due - now);
-                    }
-                    due
-                }
-                None => Instant::now(),
-            };
-            let url = format!("{base}{}", workload.path(i));
-            let f = f2.fetch(&url);
-            let mut error = f.error.as_ref().map(|e| e.kind);
-            if feeds && error.is_none() {
-                if let Err(e) = greenfetch::feed::title_only(&f.body, f.content_type.as_deref()) {
-                    error = Some(e.kind);
-                }
-            }
-            Sample {
-                latency: start.elapsed(),
-                bytes: f.bytes,
-                attempts: f.attempts,
-                error,
-            }
-        };
         // `-n`: requests 0..n; `-z`: as many as start before the time is up.
-        let indices: Box<dyn Iterator<Item = u64> + Send> = match duration {
-            Some(d) => {
-                let end = t0 + d;
-                Box::new((0..).take_while(move |_| Instant::now() < end))
-            }
-            None => Box::new(0..n),
-        };
-        let mut it = pool.imap(task, indices);
-        let mut done = 0u64;
-        let mut shown = Instant::now();
+        let end = duration.map(|d| t0 + d);
+        let n = if end.is_some() { u64::MAX } else { n };
+        // One green thread per slot, each sending its next request when its last one ends
+        // (closed loop) or when it is due (open loop), taking request numbers in order: what
+        // `imap` over the pool did, without a green thread and a hand-over per request.
+        for slot in 0..c.min(usize::try_from(n).unwrap_or(usize::MAX)) {
+            let (fetcher, workload, base) = (fetcher.clone(), workload.clone(), base.clone());
+            let (shards, next, done) = (shards.clone(), next.clone(), done.clone());
+            let fixed_url = fixed_url.clone();
+            pool.spawn_n(move || {
+                let shard = &shards[slot % shards.len()];
+                while !INTERRUPTED.load(Ordering::Relaxed) {
+                    if end.is_some_and(|e| Instant::now() >= e) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let one = || {
+                        let start = match rate {
+                            Some(r) => {
+                                let due = t0 + Duration::from_secs_f64(i as f64 / r);
+                                let now = Instant::now();
+                                if due > now {
+                                    greenfetch::sleep(due - now);
+                                }
+                                due
+                            }
+                            None => Instant::now(),
+                        };
+                        let f = match &fixed_url {
+                            Some(u) => fetcher.fetch(u),
+                            None => fetcher.fetch(&format!("{base}{}", workload.path(i))),
+                        };
+                        let mut error = f.error.as_ref().map(|e| e.kind);
+                        if feeds && error.is_none() {
+                            if let Err(e) =
+                                greenfetch::feed::title_only(&f.body, f.content_type.as_deref())
+                            {
+                                error = Some(e.kind);
+                            }
+                        }
+                        Sample {
+                            latency: start.elapsed(),
+                            bytes: f.bytes,
+                            attempts: f.attempts,
+                            error,
+                        }
+                    };
+                    // A request that panicked (a bug) still counts, as an internal error.
+                    let sample = catch_unwind(AssertUnwindSafe(one)).unwrap_or(Sample {
+                        latency: Duration::ZERO,
+                        bytes: 0,
+                        attempts: 1,
+                        error: Some(ErrorKind::Internal),
+                    });
+                    lock(shard).record(&sample);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
         loop {
             if INTERRUPTED.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            match it.next_timeout(LIVE_EVERY) {
-                Ok(Some(Ok(sample))) => {
-                    level.record(&sample);
-                    done += 1;
-                }
-                // A task that died (a bug) still counts, as an internal error.
-                Ok(Some(Err(_))) => {
-                    *level
-                        .errors
-                        .entry(ErrorKind::Internal.as_str())
-                        .or_default() += 1;
-                    done += 1;
-                }
-                Ok(None) => break,
-                Err(_) => {}
+            let idle = pool.waitall_timeout(LIVE_EVERY);
+            let so_far = done.load(Ordering::Relaxed);
+            pb.0.set_position(match duration {
+                Some(_) => t0.elapsed().as_millis() as u64,
+                None => so_far,
+            });
+            // The live view: the shards' tallies so far, merged.
+            let mut live = Level::new(c, so_far)?;
+            for shard in shards.iter() {
+                live.merge(&lock(shard))?;
             }
-            if shown.elapsed() >= LIVE_EVERY {
-                shown = Instant::now();
-                pb.0.set_position(match duration {
-                    Some(_) => t0.elapsed().as_millis() as u64,
-                    None => done,
-                });
-                pb.0.set_message(live_view(&level, t0.elapsed()));
+            pb.0.set_message(live_view(&live, t0.elapsed()));
+            if idle.unwrap_or(true) {
+                break;
             }
         }
         level.elapsed = t0.elapsed();
-        level.requests = done;
+        level.requests = done.load(Ordering::Relaxed);
         drop(pb);
+        for shard in shards.iter() {
+            level.merge(&lock(shard))?;
+        }
         level.connections_opened = fetcher.client().connections_opened();
         level.ideal = delay.map(|d| ideal_time(level.ok, level.requests, c, d, rate));
-        drop(it);
         drop(pool);
         drop(fetcher);
         level.peak_rss_kib = peak_rss_kib();

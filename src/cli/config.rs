@@ -204,7 +204,7 @@ fn apply_request(
 fn pinned_resolver(pins: &[args::ResolveArg]) -> GreenResolver {
     let pins: Vec<args::ResolveArg> = pins.to_vec();
     GreenResolver::with_lookup(move |host: &str, port: u16| {
-        if let Some(p) = pins.iter().find(|p| p.host == host && p.port == port) {
+        if let Some(p) = pin_for(&pins, host, port) {
             if p.addrs.is_empty() {
                 return Err(io::Error::new(
                     io::ErrorKind::NotFound,
@@ -220,6 +220,18 @@ fn pinned_resolver(pins: &[args::ResolveArg]) -> GreenResolver {
         use std::net::ToSocketAddrs;
         (host, port).to_socket_addrs().map(|a| a.collect())
     })
+}
+
+/// The `--resolve` pin for `host:port`: an exact one, else a wildcard one (`*:PORT:ADDR`,
+/// curl's form: every name on that port).
+fn pin_for<'a>(
+    pins: &'a [args::ResolveArg],
+    host: &str,
+    port: u16,
+) -> Option<&'a args::ResolveArg> {
+    pins.iter()
+        .find(|p| p.port == port && p.host.eq_ignore_ascii_case(host))
+        .or_else(|| pins.iter().find(|p| p.port == port && p.host == "*"))
 }
 
 /// The run's cookie engine from `-b` and `--cookie-jar`: `None` when neither is given. A
@@ -310,4 +322,40 @@ pub(crate) fn configure_hub(workers: Option<usize>) {
     let w =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() + 1));
     let _ = hub::configure(hub::Settings::default().workers(w));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exact_pin_wins_over_a_wildcard_and_a_wildcard_is_per_port() {
+        let pins: Vec<args::ResolveArg> = ["*:80:127.0.0.2", "a.test:80:127.0.0.3", "*:81:"]
+            .iter()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        let addrs = |host: &str, port: u16| pin_for(&pins, host, port).map(|p| p.addrs.clone());
+        assert_eq!(
+            addrs("a.test", 80),
+            Some(vec!["127.0.0.3".parse().unwrap()])
+        );
+        assert_eq!(
+            addrs("A.Test", 80),
+            Some(vec!["127.0.0.3".parse().unwrap()])
+        );
+        assert_eq!(
+            addrs("h1.test", 80),
+            Some(vec!["127.0.0.2".parse().unwrap()])
+        );
+        assert_eq!(
+            addrs("a.test", 81),
+            Some(vec![]),
+            "the wildcard for 81: no address"
+        );
+        assert_eq!(
+            addrs("a.test", 82),
+            None,
+            "no pin for 82: the system is asked"
+        );
+    }
 }

@@ -22,7 +22,6 @@
 //! assert_eq!(err.message, "connection refused by 127.0.0.1:9");
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -33,10 +32,13 @@ use crate::client::{Client, ClientConfig, Request, decode};
 use crate::error::{Error, ErrorKind};
 use cookies::Cookies;
 use greenfetch_runtime::wait::lock;
-use greenfetch_runtime::{Semaphore, SemaphoreGuard};
+use hosts::{HostSlot, HostSlots, SharedPacer};
 use robots::{Robots, RobotsFile};
 
 pub mod cookies;
+/// `--per-host` and `--per-host-rate`: per-host state, bounded in the number of hosts.
+mod hosts;
+/// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
 pub mod robots;
 
 /// The longest URL line accepted, in bytes. Servers refuse far shorter request lines (nginx
@@ -336,10 +338,14 @@ impl Fetched {
 pub struct Fetcher {
     client: Client,
     cfg: FetchConfig,
-    /// Per-host limits (`per_host`): a semaphore each, a permit a request in flight.
-    hosts: Mutex<HashMap<String, Semaphore>>,
+    /// `--per-host`: only the hosts with a request waiting or in flight.
+    hosts: Option<HostSlots>,
     next_start: Mutex<Instant>,
-    host_starts: Mutex<HashMap<String, Instant>>,
+    /// `--per-host-rate`: only the hosts whose next turn is ahead, at most 100,000.
+    host_starts: Option<SharedPacer>,
+    /// The request headers for a URL without credentials and no cookie engine, by
+    /// `trusted * 2 + with_body`.
+    fixed_headers: [Vec<(String, String)>; 4],
 }
 
 impl fmt::Debug for Fetcher {
@@ -433,13 +439,21 @@ impl Fetcher {
     /// assert_eq!(f.client().connections_opened(), 0);
     /// ```
     pub fn new(cfg: FetchConfig) -> Self {
-        Fetcher {
+        let mut f = Fetcher {
             client: Client::new(cfg.client.clone()),
-            cfg,
-            hosts: Mutex::new(HashMap::new()),
+            hosts: cfg.per_host.map(HostSlots::new),
             next_start: Mutex::new(Instant::now()),
-            host_starts: Mutex::new(HashMap::new()),
+            host_starts: cfg.per_host_rate.filter(|r| *r > 0.0).map(SharedPacer::new),
+            fixed_headers: Default::default(),
+            cfg,
+        };
+        if f.cfg.cookies.is_none() {
+            // Any URL without credentials gives the same headers.
+            let plain = Url::parse("http://greenfetch.invalid/").expect("a valid URL");
+            f.fixed_headers = [(false, false), (false, true), (true, false), (true, true)]
+                .map(|(trusted, with_body)| f.make_headers(&plain, trusted, with_body));
         }
+        f
     }
 
     /// The client underneath.
@@ -467,9 +481,35 @@ impl Fetcher {
     ///
     /// See the [module example](self).
     pub fn fetch(&self, url: &str) -> Fetched {
+        match Url::parse(url) {
+            Ok(u) => self.fetch_inner(url, &u),
+            Err(e) => Fetched {
+                attempts: 1,
+                ..Fetched::failed(url, Error::new(ErrorKind::NotAUrl, format!("{url:?}: {e}")))
+            },
+        }
+    }
+
+    /// [`fetch`](Self::fetch) for a URL already parsed (a caller fetching the same URL many
+    /// times parses it once); the outcome's `url` is the URL as `Url` writes it.
+    ///
+    /// ```
+    /// let f = greenfetch_web::fetch::Fetcher::new(greenfetch_web::fetch::FetchConfig {
+    ///     retries: 0,
+    ///     ..Default::default()
+    /// });
+    /// let url = url::Url::parse("http://127.0.0.1:9/").unwrap(); // the discard port: refused
+    /// let out = greenfetch_runtime::spawn(move || f.fetch_url(&url)).wait().unwrap();
+    /// assert_eq!(out.error.unwrap().kind, greenfetch_web::error::ErrorKind::Connect);
+    /// ```
+    pub fn fetch_url(&self, url: &Url) -> Fetched {
+        self.fetch_inner(url.as_str(), url)
+    }
+
+    fn fetch_inner(&self, text: &str, url: &Url) -> Fetched {
         let start = Instant::now();
         let host = if self.cfg.per_host.is_some() {
-            host_of(url).unwrap_or_default()
+            host_of(text).unwrap_or_default()
         } else {
             String::new()
         };
@@ -480,7 +520,7 @@ impl Fetcher {
             let outcome = {
                 let _token = self.host_token(&host);
                 self.pace();
-                self.attempt(url)
+                self.attempt(text, url)
             };
             match outcome {
                 Attempt::Done(mut f) => {
@@ -514,15 +554,24 @@ impl Fetcher {
         ceiling.mul_f64(jitter())
     }
 
-    /// Waits for a per-host slot, if there is a per-host limit: a permit of the host's
-    /// semaphore, given back when the guard drops.
-    fn host_token(&self, host: &str) -> Option<SemaphoreGuard> {
-        let n = self.cfg.per_host?;
-        let sem = lock(&self.hosts)
-            .entry(host.to_owned())
-            .or_insert_with(|| Semaphore::new(n.max(1)))
-            .clone();
-        Some(sem.acquire_guard())
+    /// Waits for a per-host slot, if there is a per-host limit.
+    fn host_token<'a>(&'a self, host: &'a str) -> Option<HostSlot<'a>> {
+        self.hosts.as_ref().map(|h| h.take(host))
+    }
+
+    /// Hosts the per-host tables hold now: `--per-host`'s (hosts with a request waiting or in
+    /// flight) and `--per-host-rate`'s (hosts whose next turn is ahead). Both stay bounded
+    /// however many hosts a run visits.
+    ///
+    /// ```
+    /// let f = greenfetch_web::fetch::Fetcher::new(Default::default());
+    /// assert_eq!(f.hosts_held(), (0, 0));
+    /// ```
+    pub fn hosts_held(&self) -> (usize, usize) {
+        (
+            self.hosts.as_ref().map_or(0, HostSlots::len),
+            self.host_starts.as_ref().map_or(0, SharedPacer::len),
+        )
     }
 
     /// Waits for this request's turn under `rate` (evenly spaced starts).
@@ -547,30 +596,29 @@ impl Fetcher {
     /// Waits for this request's turn at its host under `per_host_rate`: the first request to a
     /// host goes at once, each next one 1/N s after the one before.
     fn pace_host(&self, host: &str) {
-        let Some(rate) = self.cfg.per_host_rate.filter(|r| *r > 0.0) else {
-            return;
-        };
-        let gap = Duration::from_secs_f64(1.0 / rate);
-        let at = {
-            let mut starts = lock(&self.host_starts);
-            let now = Instant::now();
-            if starts.len() >= 10_000 {
-                // Hosts whose next slot has passed need no memory: they may start at once.
-                starts.retain(|_, next| *next > now);
-            }
-            let next = starts.entry(host.to_owned()).or_insert(now);
-            let at = (*next).max(now);
-            *next = at + gap;
-            at
-        };
-        let wait = at.saturating_duration_since(Instant::now());
-        if !wait.is_zero() {
-            greenfetch_runtime::sleep(wait);
+        if let Some(p) = &self.host_starts {
+            p.wait_turn(host);
         }
     }
 
-    /// The headers of one hop's request.
-    fn headers_for(&self, url: &Url, trusted: bool, with_body: bool) -> Vec<(String, String)> {
+    /// The headers of one hop's request: without cookies or credentials in the URL, the ones
+    /// made once when the fetcher was.
+    fn headers_for(
+        &self,
+        url: &Url,
+        trusted: bool,
+        with_body: bool,
+    ) -> std::borrow::Cow<'_, [(String, String)]> {
+        if self.cfg.cookies.is_none() && url.username().is_empty() && url.password().is_none() {
+            return std::borrow::Cow::Borrowed(
+                &self.fixed_headers[usize::from(trusted) * 2 + usize::from(with_body)],
+            );
+        }
+        std::borrow::Cow::Owned(self.make_headers(url, trusted, with_body))
+    }
+
+    /// The headers of one hop's request, made for it.
+    fn make_headers(&self, url: &Url, trusted: bool, with_body: bool) -> Vec<(String, String)> {
         let given = |name: &str| {
             self.cfg
                 .headers
@@ -644,24 +692,15 @@ impl Fetcher {
     }
 
     /// One attempt: the request and every redirect hop after it, under one deadline.
-    fn attempt(&self, url: &str) -> Attempt {
+    fn attempt(&self, url: &str, first: &Url) -> Attempt {
         let mut out = Fetched {
             url: url.to_owned(),
             ..Fetched::default()
         };
-        let first = match Url::parse(url) {
-            Ok(u) => u,
-            Err(e) => {
-                return Attempt::Done(Fetched::failed(
-                    url,
-                    Error::new(ErrorKind::NotAUrl, format!("{url:?}: {e}")),
-                ));
-            }
-        };
         let t0 = Instant::now();
         let deadline = self.cfg.timeout.map(|t| t0 + t);
-        let home = origin(&first);
-        let mut current = first;
+        let home = origin(first);
+        let mut current = first.clone();
         let mut body = self.cfg.body.clone();
         let mut method: String = match (&self.cfg.method, self.cfg.head_only, &body) {
             (Some(m), _, _) => m.clone(),
@@ -694,7 +733,7 @@ impl Fetcher {
             let sent = self.cfg.trace.then(|| Exchange {
                 method: method.clone(),
                 url: current.to_string(),
-                headers: headers.clone(),
+                headers: headers.to_vec(),
                 body_len: body.as_ref().map(|b| b.len()),
                 ..Exchange::default()
             });

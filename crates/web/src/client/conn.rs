@@ -77,6 +77,9 @@ pub(crate) struct Conn {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The last read from the socket took less than it had room for: the socket was drained
+    /// then, so anything that arrived since has raised a readiness event.
+    drained: bool,
     /// Taken from the pool (a failure before any answer may be a stale connection).
     pub(crate) reused: bool,
     pub(crate) key: String,
@@ -98,6 +101,7 @@ impl Conn {
             buf: Vec::new(),
             start: 0,
             end: 0,
+            drained: false,
             reused: false,
             key,
         }
@@ -145,7 +149,9 @@ impl Conn {
                 self.buf.resize(grown, 0);
             }
         }
+        let room = self.buf.len() - self.end;
         let n = self.stream.read(&mut self.buf[self.end..])?;
+        self.drained = n < room;
         self.end += n;
         Ok(n)
     }
@@ -163,7 +169,32 @@ impl Conn {
             self.consume(n);
             return Ok(n);
         }
-        self.stream.read(out)
+        let n = self.stream.read(out)?;
+        self.drained = n < out.len();
+        Ok(n)
+    }
+
+    /// Whether the peer has certainly sent nothing (no data, no close) since this connection's
+    /// last read, known without a system call: that read drained the socket, and may's event
+    /// loop has flagged no readiness to read since (its edge-triggered epoll flags every
+    /// arrival). A flag raised by the last answer's own bytes, or a stream under TLS, makes
+    /// this false, and the caller asks the socket instead.
+    fn quiet(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use may::io::AsIoData;
+            // EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP.
+            const READ_EVENTS: usize = 0x001 | 0x002 | 0x008 | 0x010 | 0x2000;
+            if let Stream::Tcp(s) = &self.stream {
+                let flags = s
+                    .get_ref()
+                    .as_io_data()
+                    .io_flag
+                    .load(std::sync::atomic::Ordering::Acquire);
+                return self.drained && flags & READ_EVENTS == 0;
+            }
+        }
+        false
     }
 
     /// Whether the peer is still there and quiet: a non-blocking peek says "would block". Must
@@ -236,12 +267,20 @@ impl Pool {
         loop {
             let idle = {
                 let mut st = lock(&self.state);
-                let idle = st.idle.get_mut(key)?.pop()?;
+                let list = st.idle.get_mut(key)?;
+                let idle = list.pop()?;
+                if list.is_empty() {
+                    // A key holds an entry only while it has an idle connection: a run over
+                    // millions of hosts leaves none behind.
+                    st.idle.remove(key);
+                }
                 st.total -= 1;
                 idle
             };
             // Stale or closed by the peer meanwhile: drop it (outside the lock), look again.
-            if idle.since.elapsed() < self.settings.max_idle_age && idle.conn.is_open() {
+            if idle.since.elapsed() < self.settings.max_idle_age
+                && (idle.conn.quiet() || idle.conn.is_open())
+            {
                 let mut c = idle.conn;
                 c.reused = true;
                 return Some(c);
@@ -278,10 +317,18 @@ impl Pool {
         }
         let room = st.total < s.max_idle_total.max(s.max_idle_per_host);
         if room {
-            let list = st.idle.entry(conn.key.clone()).or_default();
-            if list.len() < s.max_idle_per_host {
-                list.push(Idle { conn, since: now });
-                st.total += 1;
+            let idle = Idle { conn, since: now };
+            match st.idle.get_mut(&idle.conn.key) {
+                Some(list) if list.len() < s.max_idle_per_host => {
+                    list.push(idle);
+                    st.total += 1;
+                }
+                Some(_) => {}
+                None => {
+                    let key = idle.conn.key.clone();
+                    st.idle.insert(key, vec![idle]);
+                    st.total += 1;
+                }
             }
         }
         drop(st);
@@ -298,5 +345,41 @@ impl Pool {
 
     pub(crate) fn idle(&self) -> usize {
         lock(&self.state).total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool holds at most `max_idle_total` connections, and a key only while it has one:
+    /// checking in connections to ever more hosts never grows it past its cap, and checking
+    /// them out leaves no key behind.
+    #[test]
+    fn the_pool_is_bounded_in_hosts_and_keeps_no_empty_keys() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pool = Pool::new(PoolSettings {
+            max_idle_per_host: 2,
+            max_idle_total: 8,
+            max_idle_age: Duration::from_secs(3600),
+        });
+        let mut peers = Vec::new();
+        for i in 0..40 {
+            let tcp = may::net::TcpStream::connect(addr).unwrap();
+            peers.push(listener.accept().unwrap().0);
+            pool.checkin(Conn::new(
+                Stream::Tcp(GreenStream::new(tcp)),
+                format!("http://h{i}.test:80"),
+            ));
+            let st = lock(&pool.state);
+            assert!(st.total <= 8 && st.idle.len() <= 8, "{} idle", st.total);
+        }
+        assert_eq!(pool.idle(), 8);
+        for i in 0..40 {
+            let _ = pool.checkout(&format!("http://h{i}.test:80"));
+        }
+        let st = lock(&pool.state);
+        assert_eq!((st.total, st.idle.len()), (0, 0));
     }
 }

@@ -56,6 +56,9 @@ enum Parsed {
     Done(usize, Head),
 }
 
+/// Kept out of line: its 64 header slots (2 KiB) would otherwise be in `read_head`'s frame
+/// through every wait for an answer.
+#[inline(never)]
 fn parse(bytes: &[u8], limits: HeadLimits, keep_raw: bool) -> Result<Parsed, HeadError> {
     let mut small = [httparse::EMPTY_HEADER; 64];
     let mut big;
@@ -109,6 +112,12 @@ fn parse(bytes: &[u8], limits: HeadLimits, keep_raw: bool) -> Result<Parsed, Hea
     ))
 }
 
+/// Whether `bytes` hold a head's end: a line feed followed by CRLF or by another line feed.
+fn head_ends(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', bytes)
+        .any(|i| matches!(&bytes[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]))
+}
+
 /// Whether `have`, the first bytes of an answer, cannot be an HTTP/1 status line: after the
 /// blank lines a parser skips, they do not begin (or cannot go on to begin) with `HTTP/`. An
 /// HTTP/0.9 answer, a banner of another protocol or binary noise is refused at once, instead
@@ -156,8 +165,7 @@ pub(crate) fn read_head(
                 )));
             }
             let from = searched.saturating_sub(3);
-            let ended = memchr::memmem::find(&have[from..], b"\n\r\n").is_some()
-                || memchr::memmem::find(&have[from..], b"\n\n").is_some();
+            let ended = head_ends(&have[from..]);
             searched = have.len();
             if ended {
                 match parse(have, limits, keep_raw)? {

@@ -29,6 +29,10 @@
 //! The engine's lock is held only while cookies are looked up or stored in memory, never
 //! across anything that blocks or yields.
 //!
+//! Memory: at most [`MAX_COOKIES`] (3,000, Firefox's `network.cookie.maxNumber`) cookies are
+//! kept, expired ones included until they are pushed out; past that the cookie stored first is
+//! dropped first. A crawl over millions of hosts that each set a cookie keeps the last 3,000.
+//!
 //! Layer: domain (uses `cookie_store`, `url`).
 //!
 //! # Examples
@@ -53,12 +57,15 @@
 //! assert_eq!(again.header(&private).as_deref(), Some("session=s3cr3t"));
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
-use cookie_store::{CookieDomain, CookieError, CookieExpiration, CookieStore, RawCookie};
+use cookie_store::{
+    CookieDomain, CookieError, CookieExpiration, CookieResult, CookieStore, RawCookie, StoreAction,
+};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -71,13 +78,64 @@ const LATEST_EXPIRY: i64 = 253_402_300_799;
 /// The first line of a Netscape cookie file, which curl writes and looks for.
 const NETSCAPE_HEADER: &str = "# Netscape HTTP Cookie File";
 
+/// The most cookies the engine keeps (Firefox's `network.cookie.maxNumber`); the one stored
+/// first goes first.
+///
+/// ```
+/// assert_eq!(greenfetch_web::fetch::cookies::MAX_COOKIES, 3000);
+/// ```
+pub const MAX_COOKIES: usize = 3000;
+
+/// The engine's store and the order its cookies came in, for the cap.
+struct Jar {
+    store: CookieStore,
+    /// (domain, path, name) of every cookie in the store, first stored first: one record a
+    /// cookie, since a cookie leaves the store only through the cap.
+    order: VecDeque<(String, String, String)>,
+    cap: usize,
+}
+
+impl Default for Jar {
+    fn default() -> Self {
+        Jar {
+            store: CookieStore::default(),
+            order: VecDeque::new(),
+            cap: MAX_COOKIES,
+        }
+    }
+}
+
+impl Jar {
+    /// Stores one cookie from `url` by RFC 6265's rules, then drops the oldest past the cap.
+    fn insert(&mut self, raw: &RawCookie<'_>, url: &Url) -> Result<StoreAction, CookieError> {
+        let cookie: CookieResult<'_> = cookie_store::Cookie::try_from_raw_cookie(raw, url);
+        let cookie = cookie?.into_owned();
+        let key = (
+            String::from(&cookie.domain),
+            String::from(&cookie.path),
+            cookie.name().to_owned(),
+        );
+        let action = self.store.insert(cookie, url)?;
+        if action == StoreAction::Inserted {
+            self.order.push_back(key);
+            while self.order.len() > self.cap {
+                let Some((domain, path, name)) = self.order.pop_front() else {
+                    break;
+                };
+                self.store.remove(&domain, &path, &name);
+            }
+        }
+        Ok(action)
+    }
+}
+
 /// A run's cookies: the RFC 6265 engine, and the fixed pairs sent on every request. Share it
 /// between green threads with an `Arc`.
 ///
 /// See the [module example](self).
 #[derive(Default)]
 pub struct Cookies {
-    store: Mutex<CookieStore>,
+    store: Mutex<Jar>,
     /// `NAME=VALUE; ...` pairs sent on every request, after the engine's cookies.
     fixed: String,
 }
@@ -179,7 +237,11 @@ impl Cookies {
         if parsed.is_empty() {
             return;
         }
-        lock(&self.store).store_response_cookies(parsed.into_iter(), url);
+        let mut jar = lock(&self.store);
+        for c in &parsed {
+            // A cookie the rules refuse (another domain, already expired) is ignored.
+            let _ = jar.insert(c, url);
+        }
     }
 
     /// The `Cookie` header for a request to `url`: the engine's cookies that match it (longer
@@ -189,8 +251,8 @@ impl Cookies {
     pub fn header(&self, url: &Url) -> Option<String> {
         let mut line = String::new();
         {
-            let store = lock(&self.store);
-            let mut matching = store.matches(url);
+            let jar = lock(&self.store);
+            let mut matching = jar.store.matches(url);
             matching.sort_by(|a, b| {
                 let path = |c: &cookie_store::Cookie<'_>| c.path.as_ref().len();
                 path(b)
@@ -225,7 +287,7 @@ impl Cookies {
     /// assert_eq!(jar.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        lock(&self.store).iter_unexpired().count()
+        lock(&self.store).store.iter_unexpired().count()
     }
 
     /// True when the engine keeps no cookie.
@@ -256,7 +318,7 @@ impl Cookies {
     /// ```
     pub fn load(&self, text: &str) -> Result<usize, CookieFileError> {
         let mut kept = 0;
-        let mut store = lock(&self.store);
+        let mut jar = lock(&self.store);
         for (i, line) in text.lines().enumerate() {
             let fail = |message: String| CookieFileError {
                 line: i + 1,
@@ -277,7 +339,7 @@ impl Cookies {
                 netscape_line(line, http_only)
             }
             .map_err(fail)?;
-            match store.insert_raw(&cookie, &url) {
+            match jar.insert(&cookie, &url) {
                 Ok(_) => kept += 1,
                 Err(CookieError::Expired) => {}
                 Err(e) => return Err(fail(format!("the cookie is refused: {e}"))),
@@ -292,8 +354,8 @@ impl Cookies {
     /// See the [module example](self).
     pub fn to_netscape(&self) -> String {
         let mut lines: Vec<(String, String, String, String)> = {
-            let store = lock(&self.store);
-            store
+            let jar = lock(&self.store);
+            jar.store
                 .iter_unexpired()
                 .map(|c| {
                     let (domain, subdomains) = match &c.domain {
@@ -716,5 +778,42 @@ mod tests {
         assert_eq!(left.len(), 1, "no temporary file left behind");
         assert!(jar.save(&dir.join("no-such-dir").join("jar")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The jar keeps at most its cap, the newest cookies, however many hosts set one; a cookie
+    /// updated in place takes no second place in the order.
+    #[test]
+    fn the_jar_is_bounded_in_hosts_oldest_first() {
+        let jar = Cookies {
+            store: Mutex::new(Jar {
+                cap: 50,
+                ..Jar::default()
+            }),
+            fixed: String::new(),
+        };
+        for i in 0..1000 {
+            let u = url(&format!("http://h{i}.test/"));
+            jar.store(&u, [&b"id=1"[..], b"again=2"]);
+            jar.store(&u, [&b"id=3"[..]]); // an update, not a new cookie
+            let held = lock(&jar.store).order.len();
+            assert!(held <= 50, "{held} cookies held");
+            assert!(jar.len() <= 50);
+        }
+        assert_eq!(jar.len(), 50);
+        assert_eq!(
+            jar.header(&url("http://h0.test/")),
+            None,
+            "the oldest went first"
+        );
+        assert_eq!(
+            jar.header(&url("http://h999.test/")).as_deref(),
+            Some("again=2; id=3")
+        );
+        // The default cap, through the public API.
+        let jar = Cookies::new();
+        for i in 0..MAX_COOKIES + 100 {
+            jar.store(&url(&format!("http://h{i}.test/")), [&b"a=1"[..]]);
+        }
+        assert_eq!(jar.len(), MAX_COOKIES);
     }
 }

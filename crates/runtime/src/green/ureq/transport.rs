@@ -141,7 +141,12 @@ impl Pool {
         loop {
             let idle = {
                 let mut st = lock(&self.state);
-                let idle = st.idle.get_mut(key)?.pop()?;
+                let list = st.idle.get_mut(key)?;
+                let idle = list.pop()?;
+                if list.is_empty() {
+                    // A key holds an entry only while it has an idle connection.
+                    st.idle.remove(key);
+                }
                 st.total -= 1;
                 idle
             };
@@ -179,13 +184,16 @@ impl Pool {
             st.total -= stale.len();
         }
         let room = st.total < s.max_idle_total.max(s.max_idle_per_host);
-        let list = st.idle.entry(key).or_default();
-        if room && list.len() < s.max_idle_per_host {
-            list.push(Idle {
-                transport,
-                since: now,
-            });
-            st.total += 1;
+        if room {
+            // No entry is made for a connection that is not kept.
+            let list = st.idle.entry(key).or_default();
+            if list.len() < s.max_idle_per_host {
+                list.push(Idle {
+                    transport,
+                    since: now,
+                });
+                st.total += 1;
+            }
         }
         drop(st);
         drop(stale); // closed outside the lock
