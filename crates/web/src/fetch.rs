@@ -36,9 +36,7 @@ use hosts::{HostSlot, HostSlots, SharedPacer};
 use robots::{Robots, RobotsFile};
 
 pub mod cookies;
-/// `--per-host` and `--per-host-rate`: per-host state, bounded in the number of hosts.
 mod hosts;
-/// `--robots`: robots.txt (RFC 9309), fetched once per origin and cached for the run.
 pub mod robots;
 
 /// The longest URL line accepted, in bytes. Servers refuse far shorter request lines (nginx
