@@ -765,12 +765,15 @@ impl LevelRun {
                 Some(_) => t0.elapsed().as_millis() as u64,
                 None => so_far,
             });
-            // The live view: the shards' tallies so far, merged.
-            let mut live = Level::new(c, so_far)?;
-            for shard in shards.iter() {
-                live.merge(&lock(shard))?;
+            // The live view: the shards' tallies so far, merged; only when it is shown (the
+            // merge takes each shard's lock from the green threads recording into it).
+            if !pb.0.is_hidden() {
+                let mut live = Level::new(c, so_far)?;
+                for shard in shards.iter() {
+                    live.merge(&lock(shard))?;
+                }
+                pb.0.set_message(live_view(&live, t0.elapsed()));
             }
-            pb.0.set_message(live_view(&live, t0.elapsed()));
             if idle.unwrap_or(true) {
                 break;
             }
